@@ -1,0 +1,94 @@
+"""The `crmflow` command: Hydra overrides in, one tracked run (or a sweep of runs) out.
+
+Heavy libraries (scikit-learn, MLflow, Optuna) are imported inside the task function, so
+`crmflow --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import DictConfig, OmegaConf
+
+from crmflow.config.experiments import register_experiments
+from crmflow.errors import CrmflowError, did_you_mean
+from crmflow.paths import config_dir
+
+VERBOSE_FLAG = "--verbose"
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def _task(cfg: DictConfig) -> None:
+    from crmflow.run import RunInfo, run
+    from crmflow.summary import format_summary
+
+    hydra_cfg = HydraConfig.get()
+    sweep_id = None
+    if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
+        sweep_id = os.path.basename(str(hydra_cfg.sweep.dir).rstrip("/"))
+    info = RunInfo(
+        choices={k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")},
+        overrides=list(hydra_cfg.overrides.task),
+        sweep_id=sweep_id,
+    )
+    print(format_summary(run(cfg, info)), flush=True)
+
+
+def _override_key(message: str) -> str | None:
+    found = re.search(r"Could not (?:override|append to config) '([^']+)'", message)
+    return found.group(1) if found else None
+
+
+def _known_keys(parent: str) -> list[str]:
+    """Keys at `parent` in the default composition (for "did you mean" on a misspelt override)."""
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(str(config_dir()), version_base="1.3"):
+            cfg = compose("config")
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+        return [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    except Exception:  # suggestions are best effort; the original error is still reported
+        return []
+
+
+def explain(error: BaseException) -> str:
+    """One line that names the key or option, what was expected and the closest valid names."""
+    if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options is not None:
+        group, _, option = str(error.missing_cfg_file).rpartition("/")
+        valid = sorted(o for o in error.options if not o.startswith("_"))
+        return f"{group}: unknown option '{option}'{did_you_mean(option, valid)} (valid: {', '.join(valid)})"
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    key = _override_key(message)
+    if isinstance(error, HydraException) and key:
+        parent, _, leaf = key.rpartition(".")
+        hint = did_you_mean(leaf, _known_keys(parent))
+        if hint:
+            return f"{key}: unknown key{hint}"
+    return message
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = VERBOSE_FLAG in args
+    args = [a for a in args if a != VERBOSE_FLAG]
+    sys.argv = [sys.argv[0], *args]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line
+    register_experiments()
+    try:
+        _task()
+    except (CrmflowError, HydraException) as error:
+        if verbose:
+            raise
+        print(f"crmflow: error: {explain(error)}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Turning composed configuration into validated components."""

@@ -1,0 +1,117 @@
+"""Search spaces declared next to the parameters they tune, drawn by an Optuna trial.
+
+```yaml
+search_space:
+  n_clusters: {type: int, low: 2, high: 12}
+  tol: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}
+  covariance_type: {type: categorical, choices: [full, diag]}
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from crmflow.errors import ConfigError, did_you_mean
+
+
+class TrialLike(Protocol):
+    """The part of `optuna.Trial` a search space needs."""
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+_KEYS = {
+    "int": {"type", "low", "high", "step", "log"},
+    "float": {"type", "low", "high", "step", "log"},
+    "categorical": {"type", "choices"},
+}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One tunable parameter."""
+
+    name: str
+    type: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def suggest(self, trial: TrialLike, prefix: str = "") -> Any:
+        """Draw a value from the trial; `prefix` keeps names unique when stages share a study."""
+        name = prefix + self.name
+        if self.type == "categorical":
+            return trial.suggest_categorical(name, list(self.choices))
+        if self.type == "int":
+            return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(name, float(self.low), float(self.high), step=self.step, log=self.log)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The tunable dimensions of one component."""
+
+    dimensions: tuple[Dimension, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def __bool__(self) -> bool:
+        return bool(self.dimensions)
+
+    def suggest(self, trial: TrialLike) -> dict[str, Any]:
+        return {d.name: d.suggest(trial) for d in self.dimensions}
+
+
+def _parse_dimension(name: str, entry: Any, key: str) -> Dimension:
+    where = f"{key}.{name}"
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: expected a mapping like {{type: int, low: 2, high: 10}}; got {entry!r}")
+    kind = entry.get("type")
+    if kind not in _KEYS:
+        raise ConfigError(
+            f"{where}.type: expected one of {', '.join(_KEYS)}; got {kind!r}{did_you_mean(str(kind), _KEYS)}"
+        )
+    for extra in sorted(set(entry) - _KEYS[kind]):
+        raise ConfigError(f"{where}: unknown key '{extra}' for type {kind}{did_you_mean(extra, _KEYS[kind])}")
+    if kind == "categorical":
+        choices = entry.get("choices")
+        if not isinstance(choices, (list, tuple)) or not choices:
+            raise ConfigError(f"{where}.choices: expected a non-empty list; got {choices!r}")
+        return Dimension(name, kind, choices=tuple(choices))
+    return _parse_range(name, kind, entry, where)
+
+
+def _parse_range(name: str, kind: str, entry: Mapping[str, Any], where: str) -> Dimension:
+    number = int if kind == "int" else (int, float)
+    for bound in ("low", "high"):
+        value = entry.get(bound)
+        if isinstance(value, bool) or not isinstance(value, number):
+            raise ConfigError(f"{where}.{bound}: expected {'an int' if kind == 'int' else 'a number'}; got {value!r}")
+    low, high, step, log = entry["low"], entry["high"], entry.get("step"), bool(entry.get("log", False))
+    if low > high:
+        raise ConfigError(f"{where}: low must be <= high; got low={low}, high={high}")
+    if log and low <= 0:
+        raise ConfigError(f"{where}: a log range needs low > 0; got low={low}")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0):
+        raise ConfigError(f"{where}.step: expected a positive number; got {step!r}")
+    if step is not None and log:
+        raise ConfigError(f"{where}: step and log cannot be combined")
+    return Dimension(name, kind, low=low, high=high, step=step, log=log)
+
+
+def parse_search_space(node: Mapping[str, Any], key: str) -> SearchSpace:
+    """Validate a `search_space` mapping; every malformed entry is a ConfigError naming its key."""
+    if not isinstance(node, Mapping):
+        raise ConfigError(f"{key}: expected a mapping of parameter name to range; got {node!r}")
+    return SearchSpace(tuple(_parse_dimension(str(name), entry, key) for name, entry in node.items()))

@@ -1,0 +1,116 @@
+"""RFM and customer-value features as of a cutoff date, and the churn label after it.
+
+Features use only transactions on or before the cutoff; the label uses only the
+`horizon_days` after it, so the label never leaks into the features.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from crmflow.data.base import CRMData
+from crmflow.errors import ConfigError, DataError
+from crmflow.features.attributes import attribute_features
+from crmflow.features.table import CustomerTable
+
+logger = logging.getLogger(__name__)
+_DAY = np.timedelta64(1, "D")
+
+
+def basket_keys(transactions: pd.DataFrame) -> pd.Series:
+    """Basket id per row: `basket_id` when present, else customer + calendar day."""
+    if "basket_id" in transactions and transactions["basket_id"].notna().all():
+        return transactions["basket_id"].astype(str)
+    day = transactions["timestamp"].dt.strftime("%Y-%m-%d")
+    return transactions["customer_id"].astype(str) + "|" + day
+
+
+def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer features from the rows on or before `cutoff` (index: customer_id).
+
+    recency: days from the last purchase to the cutoff; frequency: distinct baskets;
+    monetary: total amount; tenure: days from the first purchase to the cutoff;
+    avg_basket_value: monetary / frequency; mean_interpurchase_days: mean gap between
+    baskets (NaN with a single basket); distinct_items: distinct items bought (when known).
+    """
+    past = transactions[transactions["timestamp"] <= cutoff]
+    if past.empty:
+        raise DataError(f"features: no transactions on or before the cutoff {cutoff.date()}")
+    baskets = (
+        past.assign(basket=basket_keys(past))
+        .groupby(["customer_id", "basket"], sort=False)
+        .agg(time=("timestamp", "min"), amount=("amount", "sum"))
+        .reset_index()
+    )
+    per_customer = baskets.groupby("customer_id")
+    first, last = per_customer["time"].min(), per_customer["time"].max()
+    features = pd.DataFrame(
+        {
+            "recency": (cutoff - last) / _DAY,
+            "frequency": per_customer.size().astype("float64"),
+            "monetary": per_customer["amount"].sum(),
+            "tenure": (cutoff - first) / _DAY,
+        }
+    )
+    features["avg_basket_value"] = features["monetary"] / features["frequency"]
+    span = (last - first) / _DAY
+    features["mean_interpurchase_days"] = (span / (features["frequency"] - 1)).where(features["frequency"] > 1)
+    if "item" in past and past["item"].notna().any():
+        features["distinct_items"] = past.groupby("customer_id")["item"].nunique().astype("float64")
+    features.index.name = "customer_id"
+    return features
+
+
+def activity_label(
+    transactions: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int
+) -> pd.Series:
+    """1 (churned) for customers with no purchase in (cutoff, cutoff + horizon_days], else 0."""
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    later = transactions["timestamp"].gt(cutoff) & transactions["timestamp"].le(end)
+    active = set(transactions.loc[later, "customer_id"])
+    return pd.Series([int(c not in active) for c in customers], index=customers, name="churn", dtype="int64")
+
+
+class RFMFeatures:
+    """`features=rfm`: RFM/value features as of a cutoff plus a churn label from the horizon after it."""
+
+    def __init__(self, horizon_days: int = 90, cutoff: str | None = None, merge_customers: bool = True) -> None:
+        self.horizon_days = horizon_days
+        self.cutoff = cutoff
+        self.merge_customers = merge_customers
+
+    def resolve_cutoff(self, transactions: pd.DataFrame) -> pd.Timestamp:
+        """The configured cutoff, or the last timestamp minus the label horizon."""
+        if self.cutoff is not None:
+            try:
+                return pd.Timestamp(self.cutoff)
+            except ValueError as exc:
+                raise ConfigError(f"features.cutoff: expected a date like 2024-06-30; got {self.cutoff!r}") from exc
+        return transactions["timestamp"].max().normalize() - pd.Timedelta(days=self.horizon_days)
+
+    def build(self, data: CRMData) -> CustomerTable:
+        if not isinstance(self.horizon_days, int) or self.horizon_days < 1:
+            raise ConfigError(f"features.horizon_days: expected an int >= 1; got {self.horizon_days!r}")
+        if data.transactions is None or data.transactions.empty:
+            raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
+        cutoff = self.resolve_cutoff(data.transactions)
+        X = rfm_features(data.transactions, cutoff)
+        if self.merge_customers and data.customers is not None:
+            X = merge_attributes(X, data.customers, data.target, cutoff)
+        y = activity_label(data.transactions, X.index, cutoff, self.horizon_days)
+        logger.info("rfm features for %d customers as of %s; churn rate %.3f", len(X), cutoff.date(), y.mean())
+        return CustomerTable(X, y, cutoff)
+
+
+def merge_attributes(
+    features: pd.DataFrame, customers: pd.DataFrame, target: str | None, cutoff: pd.Timestamp
+) -> pd.DataFrame:
+    """Left-join customer attributes onto transaction features, logging unmatched ids."""
+    attributes = attribute_features(customers.drop(columns=[target] if target else []), cutoff)
+    missing = (~features.index.isin(attributes.index)).sum()
+    if missing:
+        logger.warning("features: %d customers with transactions have no row in the customer table", missing)
+    return features.join(attributes, how="left")

@@ -1,0 +1,84 @@
+"""PNG plots logged as run artifacts (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path:
+    """Customers on the first two principal components, coloured by segment."""
+    from sklearn.decomposition import PCA
+
+    plt = _pyplot()
+    values = matrix.to_numpy(dtype="float64")
+    components = PCA(n_components=min(2, values.shape[1])).fit_transform(values)
+    if components.shape[1] == 1:
+        components = np.column_stack([components[:, 0], np.zeros(len(components))])
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for segment in np.unique(labels):
+        mask = labels.to_numpy() == segment
+        ax.scatter(components[mask, 0], components[mask, 1], s=6, alpha=0.6, label=f"segment {segment}")
+    ax.set(xlabel="PC 1", ylabel="PC 2", title="Customer segments (PCA projection)")
+    ax.legend(markerscale=3, fontsize=8)
+    return _save(fig, path)
+
+
+def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Path:
+    """Out-of-fold ROC and precision–recall curves side by side."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    plt = _pyplot()
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    roc_ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(y_true, scores):.3f}")
+    roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
+    roc_ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC (out-of-fold)")
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    pr_ax.plot(recall, precision, label=f"AP {average_precision_score(y_true, scores):.3f}")
+    pr_ax.axhline(np.mean(y_true), linestyle="--", color="grey")
+    pr_ax.set(xlabel="Recall", ylabel="Precision", title="Precision–recall (out-of-fold)")
+    roc_ax.legend()
+    pr_ax.legend()
+    return _save(fig, path)
+
+
+def rules_scatter(rules: pd.DataFrame, path: Path) -> Path:
+    """Support against confidence for every rule, coloured by lift."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    points = ax.scatter(rules["support"], rules["confidence"], c=rules["lift"], cmap="viridis", s=12)
+    fig.colorbar(points, ax=ax, label="lift")
+    ax.set(xlabel="support", ylabel="confidence", title=f"{len(rules)} association rules")
+    return _save(fig, path)
+
+
+def optimization_history(values: pd.Series, direction: str, title: str, path: Path) -> Path:
+    """Each completed trial's objective and the best so far."""
+    plt = _pyplot()
+    best = values.cummax() if direction == "maximize" else values.cummin()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(values.index, values.to_numpy(), "o", alpha=0.6, label="trial")
+    ax.plot(best.index, best.to_numpy(), "-", label="best so far")
+    ax.set(xlabel="trial", ylabel="objective", title=title)
+    ax.legend()
+    return _save(fig, path)

@@ -1,0 +1,1 @@
+"""Churn / response prediction from the customer table."""

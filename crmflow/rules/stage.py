@@ -1,0 +1,71 @@
+"""The rules stage: baskets built and split by time once, rules mined per trial, scored as recommendations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crmflow.config.components import ComponentSpec
+from crmflow.errors import DataError
+from crmflow.plots import rules_scatter
+from crmflow.rules.baskets import Baskets, baskets_from_transactions
+from crmflow.rules.evaluation import evaluate_recommendations
+from crmflow.stages.base import RunContext, Stage, StageResult
+
+
+@dataclass
+class RulesSettings:
+    """`rules.settings`: share of the latest baskets held out, and k of hit-rate@k."""
+
+    holdout_fraction: float
+    k: int
+
+
+@dataclass
+class RulesInput:
+    train: Baskets
+    holdout: Baskets
+    k: int
+    seed: int
+
+
+class RulesStage(Stage):
+    name = "rules"
+    settings_type = RulesSettings
+
+    def metric_names(self, settings: RulesSettings) -> list[str]:
+        k = settings.k
+        return [f"hit_rate_at_{k}", f"precision_at_{k}", "coverage", f"baseline_hit_rate_at_{k}", "n_rules", "n_itemsets"]
+
+    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
+        if not ctx.data.has_column("item"):
+            raise DataError(
+                "rules: the data has no 'item' column; association rules need one item per "
+                "transaction row (map it with data.transactions.columns.item, or set rules=none)"
+            )
+
+    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> RulesInput:
+        baskets = baskets_from_transactions(ctx.data.transactions)
+        train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
+        return RulesInput(train, holdout, spec.settings.k, ctx.seed)
+
+    def _mine_and_score(self, miner: Any, prepared: RulesInput) -> dict[str, float]:
+        miner.fit(prepared.train)
+        metrics = evaluate_recommendations(miner, prepared.holdout, k=prepared.k, seed=prepared.seed)
+        return {**metrics, "n_rules": float(len(miner.rules_)), "n_itemsets": float(len(miner.itemsets_))}
+
+    def score(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec) -> dict[str, float]:
+        return self._mine_and_score(estimator, prepared)
+
+    def finalize(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
+        metrics = self._mine_and_score(estimator, prepared)
+        table = estimator.rules_.copy()
+        for column in ("antecedents", "consequents"):
+            table[column] = table[column].map(lambda items: ", ".join(sorted(items)))
+        rules_path = ctx.artifact_dir / "rules.csv"
+        table.to_csv(rules_path, index=False)
+        artifacts = [rules_path]
+        if len(table):
+            artifacts.append(rules_scatter(table, ctx.artifact_dir / "rules_scatter.png"))
+        ctx.outputs["rules"] = estimator.rules_
+        return StageResult(metrics, artifacts)

@@ -1,0 +1,150 @@
+"""`run(cfg) -> RunResult`: load and featurise once, then tune, refit and log each stage."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crmflow import __version__
+from crmflow.config.components import ComponentSpec
+from crmflow.features.table import drop_unlabelled
+from crmflow.plan import RunPlan, plan_run
+from crmflow.plots import optimization_history
+from crmflow.stages.base import RunContext, Stage
+from crmflow.tracking import Tracker, flatten, git_commit
+from crmflow.tuning import TuningResult, tune
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunInfo:
+    """How the run was launched: group choices, override strings, the sweep it belongs to."""
+
+    choices: Mapping[str, str] = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)
+    sweep_id: str | None = None
+
+
+@dataclass
+class StageSummary:
+    """One stage's outcome for the summary table."""
+
+    stage: str
+    component: str
+    metrics: dict[str, float]
+    best_params: dict[str, Any]
+    tuning: TuningResult | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run logged: its MLflow ids and every stage's metrics."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    run_name: str
+    stages: list[StageSummary]
+    metrics: dict[str, float]
+    model_uri: str | None = None
+
+
+def run_name(plan: RunPlan, info: RunInfo) -> str:
+    """E.g. "kmeans · fpgrowth · logistic_regression", from the group choices when known."""
+    names = [info.choices.get(stage.name, spec.short_name) for stage, spec in plan.stages]
+    return " · ".join(names) or "crmflow"
+
+
+def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
+    tags = {"crmflow.version": __version__, "crmflow.overrides": " ".join(info.overrides)}
+    tags.update({f"crmflow.choice.{k}": str(v) for k, v in info.choices.items() if not k.startswith("hydra")})
+    if info.sweep_id:
+        tags["crmflow.sweep_id"] = info.sweep_id
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunContext, dict[str, float]]:
+    data = plan.source.load()
+    table = plan.features.build(data) if plan.features is not None else None
+    if table is not None:
+        table = drop_unlabelled(table)
+    metrics = {
+        "data.n_transactions": float(0 if data.transactions is None else len(data.transactions)),
+        "data.n_customers": float(0 if data.customers is None else len(data.customers)),
+    }
+    if table is not None:
+        metrics["features.n_customers"] = float(len(table.X))
+        metrics["features.n_features"] = float(table.X.shape[1])
+        if table.y is not None:
+            metrics["features.target_rate"] = float(table.y.mean())
+    return RunContext(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
+
+
+def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan, tracker: Tracker) -> StageSummary:
+    prepared = stage.prepare(spec, ctx)
+    tuned = None
+    params: dict[str, Any] = {}
+    if plan.tuning.tunes(stage.name, spec):
+        tuned = tune(
+            stage.name, spec, lambda drawn: stage.score(spec.build(drawn), prepared, spec), plan.tuning, tracker
+        )
+        params = tuned.best_params
+        _log_history(stage.name, tuned, ctx.artifact_dir, tracker)
+    result = stage.finalize(spec.build(params), prepared, spec, ctx)
+    tracker.log_metrics(result.metrics, prefix=f"{stage.name}.")
+    if params:
+        tracker.log_params({f"{stage.name}.best.{k}": str(v) for k, v in params.items()})
+    tracker.log_artifacts(result.artifacts, folder=stage.name)
+    summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned)
+    if result.model is not None:
+        ctx.outputs["model_uri"] = tracker.log_model(result.model)
+    return summary
+
+
+def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: Tracker) -> None:
+    tracker.log_metrics(
+        {"n_trials_complete": tuned.n_complete, "n_trials_failed": tuned.n_failed}, prefix=f"{stage}.tuning."
+    )
+    history = tuned.history
+    csv_path = artifact_dir / f"{stage}_optuna_history.csv"
+    history.to_csv(csv_path, index=False)
+    values = history.loc[history["state"] == "COMPLETE"].set_index("number")["value"]
+    title = f"{stage}: {tuned.objective.metric} per trial"
+    plot = optimization_history(values, tuned.objective.direction, title, artifact_dir / f"{stage}_optuna_history.png")
+    tracker.log_artifacts([csv_path, plot], folder=f"{stage}/tuning")
+
+
+def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
+    """Validate the config, load data once, then tune/refit/log every active stage under one parent run."""
+    info = info or RunInfo()
+    plan = plan_run(cfg)
+    tracker = Tracker(plan.tracking_uri, plan.experiment)
+    with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
+        ctx, data_metrics = _load(plan, Path(scratch))
+        for stage, spec in plan.stages:
+            stage.check(spec, ctx)
+        tracker.ensure_experiment()
+        name = run_name(plan, info)
+        with tracker.parent_run(name, _tags(plan, info)) as parent:
+            logger.info("MLflow run %s (%s) in experiment '%s'", parent.info.run_id, name, plan.experiment)
+            tracker.log_params(flatten(plan.config))
+            tracker.log_text(yaml.safe_dump(plan.config, sort_keys=False), "config.yaml")
+            tracker.log_metrics(data_metrics)
+            if ctx.table is not None:
+                tracker.log_dataset(ctx.table.X.reset_index(), name=ctx.data.name, context="customers")
+            summaries = [_run_stage(stage, spec, ctx, plan, tracker) for stage, spec in plan.stages]
+    metrics = {f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}
+    return RunResult(
+        parent.info.run_id, tracker.experiment_id, plan.tracking_uri, name, summaries, metrics,
+        ctx.outputs.get("model_uri"),
+    )

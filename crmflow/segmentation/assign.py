@@ -1,0 +1,41 @@
+"""Segment labels as a feature: a transformer that fits preprocessing + segmenter inside each fold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.neighbors import KNeighborsClassifier
+
+
+class SegmentAssigner(TransformerMixin, BaseEstimator):
+    """Add a categorical `segment` column computed by a segmenter fitted on the training rows.
+
+    Segmenters without `predict` (e.g. DBSCAN) assign new rows the segment of their nearest
+    training customer, so the whole model scores raw customer rows.
+    """
+
+    def __init__(self, preprocessor: Any, segmenter: Any, columns: list[str] | None = None) -> None:
+        self.preprocessor = preprocessor
+        self.segmenter = segmenter
+        self.columns = columns
+
+    def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X[list(self.columns)] if self.columns else X
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> SegmentAssigner:
+        self.preprocessor_ = clone(self.preprocessor)
+        embedded = self.preprocessor_.fit_transform(self._inputs(X))
+        segmenter = clone(self.segmenter)
+        labels = segmenter.fit_predict(embedded)
+        self.assigner_ = segmenter if hasattr(segmenter, "predict") else KNeighborsClassifier(1).fit(embedded, labels)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        labels = self.assigner_.predict(self.preprocessor_.transform(self._inputs(X)))
+        return X.assign(segment=np.char.add("segment_", np.asarray(labels).astype(str)).astype(object))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([*(input_features if input_features is not None else []), "segment"], dtype=object)

@@ -1,0 +1,1 @@
+"""The tunable stages of a run, in the order they run."""

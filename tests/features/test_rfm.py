@@ -1,0 +1,70 @@
+"""RFM features and the churn label on a tiny log whose answers are computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from crmflow.data.base import CRMData
+from crmflow.errors import DataError
+from crmflow.features.rfm import RFMFeatures, activity_label, rfm_features
+
+CUTOFF = pd.Timestamp("2024-01-31")
+
+
+@pytest.fixture
+def log() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1", "C1", "C2", "C1"],
+            "basket_id": ["B1", "B1", "B2", "B3", "B4"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-11", "2024-01-05", "2024-03-01"]),
+            "item": ["a", "b", "a", "c", "a"],
+            "amount": [10.0, 5.0, 20.0, 7.0, 99.0],
+        }
+    )
+
+
+def test_features_before_the_cutoff(log: pd.DataFrame) -> None:
+    features = rfm_features(log, CUTOFF)
+    c1, c2 = features.loc["C1"], features.loc["C2"]
+    assert (c1.recency, c1.frequency, c1.monetary, c1.tenure) == (20, 2, 35, 30)
+    assert (c1.avg_basket_value, c1.mean_interpurchase_days, c1.distinct_items) == (17.5, 10, 2)
+    assert (c2.recency, c2.frequency, c2.monetary, c2.tenure, c2.avg_basket_value) == (26, 1, 7, 26, 7)
+    assert math.isnan(c2.mean_interpurchase_days)
+
+
+def test_baskets_default_to_customer_and_day(log: pd.DataFrame) -> None:
+    features = rfm_features(log.drop(columns="basket_id"), CUTOFF)
+    assert features.loc["C1", "frequency"] == 2
+
+
+def test_label_uses_only_the_horizon_after_the_cutoff(log: pd.DataFrame) -> None:
+    label = activity_label(log, pd.Index(["C1", "C2"]), CUTOFF, horizon_days=60)
+    assert label.to_dict() == {"C1": 0, "C2": 1}
+    assert activity_label(log, pd.Index(["C1"]), CUTOFF, horizon_days=20).loc["C1"] == 1
+
+
+def test_builder_default_cutoff_is_end_minus_horizon(log: pd.DataFrame) -> None:
+    table = RFMFeatures(horizon_days=30).build(CRMData("toy", transactions=log))
+    assert table.cutoff == pd.Timestamp("2024-01-31")
+    assert table.y.to_dict() == {"C1": 0, "C2": 1}
+
+
+def test_merges_customer_attributes_without_the_target(log: pd.DataFrame) -> None:
+    customers = pd.DataFrame(
+        {"customer_id": ["C1", "C2"], "region": ["north", "south"], "joined": pd.to_datetime(["2023-12-31", "2024-01-01"]),
+         "Churn": ["No", "Yes"]}
+    )
+    data = CRMData("toy", transactions=log, customers=customers, target="Churn")
+    table = RFMFeatures(horizon_days=30).build(data)
+    assert "Churn" not in table.X.columns
+    assert table.X.loc["C2", "region"] == "south"
+    assert table.X.loc["C1", "joined_days"] == 31
+
+
+def test_no_transactions_before_cutoff_is_a_data_error(log: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match="no transactions on or before the cutoff 2023-01-01"):
+        RFMFeatures(cutoff="2023-01-01").build(CRMData("toy", transactions=log))

@@ -1,0 +1,34 @@
+"""Helpers shared by the tests: config composition as the CLI does it, and real data files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from crmflow.config.experiments import register_experiments
+from crmflow.paths import config_dir
+
+DATA_DIR = Path(os.environ.get("CRMFLOW_DATA_DIR", "data"))
+REQUIRE_DATA = os.environ.get("CRMFLOW_REQUIRE_DATA") == "1"
+
+
+def compose_config(overrides: list[str] | None = None) -> DictConfig:
+    """Compose conf/config.yaml with overrides, experiments registered, as the CLI does."""
+    register_experiments()
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        return compose("config", overrides=list(overrides or []))
+
+
+def data_file(name: str) -> Path:
+    """A real dataset under CRMFLOW_DATA_DIR; skip (or fail when CI requires the data) if absent."""
+    path = DATA_DIR / name
+    if not path.is_file():
+        message = f"real dataset {name} not found under CRMFLOW_DATA_DIR={DATA_DIR}"
+        if REQUIRE_DATA:
+            pytest.fail(message + " (CRMFLOW_REQUIRE_DATA=1)")
+        pytest.skip(message)
+    return path

@@ -1,0 +1,78 @@
+"""The command line: bad input exits non-zero with one line naming the key, before any run starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+
+def crmflow(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crmflow", *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (cwd / "mlruns").exists(), "no run may start on bad input"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["segmentation=kmean"], "segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: gmm, kmeans, none)"),
+        (["segmentation.n_cluster=3"], "segmentation.n_cluster: unknown key; did you mean 'n_clusters'?"),
+        (["segmentaton=gmm"], "segmentaton: unknown key; did you mean 'segmentation'?"),
+        (["+experiment=nope"], "experiment: unknown option 'nope'"),
+        (["segmentation.search_space.n_clusters.low=20"], "segmentation.search_space.n_clusters: low must be <= high; got low=20, high=10"),
+        (["segmentation.search_space.n_clusters.type=integer"], "segmentation.search_space.n_clusters.type: expected one of int, float, categorical"),
+        (["+segmentation.search_space.n_cluster={type:int,low:2,high:5}"], "segmentation.search_space: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'?"),
+        (["tuning.objectives.predictor.metric=auc"], "tuning.objectives.predictor.metric: unknown metric 'auc'; did you mean 'roc_auc'?"),
+    ],
+)
+def test_bad_config_is_one_line_and_exit_2(args: list[str], expected: str, tmp_path: Path) -> None:
+    assert_one_line_error(crmflow(*args, cwd=tmp_path), expected, tmp_path)
+
+
+def test_stage_missing_its_column_is_named(tmp_path: Path) -> None:
+    log = pd.DataFrame({"cid": ["a", "b", "a"], "ts": ["2024-01-01", "2024-01-02", "2024-03-01"], "amt": [1, 2, 3]})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    columns = "{customer_id: cid, timestamp: ts, amount: amt}"
+    result = crmflow("data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}",
+                     cwd=tmp_path)
+    assert_one_line_error(result, "rules: the data has no 'item' column", tmp_path)
+
+
+def test_help_lists_the_groups(tmp_path: Path) -> None:
+    result = crmflow("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "segmentation: " in result.stdout and "kmeans" in result.stdout
+
+
+@pytest.mark.slow
+def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    result = crmflow(
+        "--multirun", "segmentation=kmeans,gmm", "predictor=logistic_regression,random_forest",
+        "tuning.n_trials=2", "data.n_customers=500", "data.days=400", "rules=none", f"tracking.uri={uri}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("crmflow")
+    parents = client.search_runs([experiment.experiment_id], "tags.crmflow.sweep_id != ''")
+    parents = [r for r in parents if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 4
+    assert {r.info.status for r in parents} == {"FINISHED"}
+    assert len({r.data.tags["crmflow.sweep_id"] for r in parents}) == 1
+    assert {r.info.run_name for r in parents} == {
+        "kmeans · logistic_regression", "kmeans · random_forest", "gmm · logistic_regression", "gmm · random_forest"}
+    assert "MLflow run" in result.stdout and "mlflow ui --backend-store-uri" in result.stdout

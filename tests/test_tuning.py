@@ -1,0 +1,68 @@
+"""crmflow's Optuna loop: failed trials are recorded as FAILED child runs and the study goes on."""
+
+from __future__ import annotations
+
+from itertools import count
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from crmflow.config.components import parse_component
+from crmflow.errors import ConfigError
+from crmflow.tracking import Tracker
+from crmflow.tuning import TuningSettings, tune
+
+NODE = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"type": "int", "low": 2, "high": 8}}}
+
+
+def settings(n_trials: int, max_failures: int = 10) -> TuningSettings:
+    node = {
+        "n_trials": n_trials, "seed": 0, "max_failures": max_failures,
+        "objectives": {"segmentation": {"metric": "score", "direction": "maximize"}},
+    }
+    return TuningSettings.parse(node, ["segmentation"])
+
+
+def children(tracker: Tracker, parent_id: str) -> list:
+    client = MlflowClient(tracker.uri)
+    return client.search_runs([tracker.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def test_failed_trials_are_recorded_and_the_study_continues(tmp_path: Path) -> None:
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "tuning-test")
+    spec = parse_component(NODE, "segmentation")
+    calls = count()
+
+    def evaluate(params: dict) -> dict[str, float]:
+        if next(calls) % 2 == 1:
+            raise RuntimeError("boom")
+        return {"score": -abs(params["n_clusters"] - 5)}
+
+    with tracker.parent_run("p", {}) as parent:
+        result = tune("segmentation", spec, evaluate, settings(6), tracker)
+    assert (result.n_complete, result.n_failed) == (3, 3)
+    statuses = sorted(run.info.status for run in children(tracker, parent.info.run_id))
+    assert statuses == ["FAILED"] * 3 + ["FINISHED"] * 3
+    assert result.best_value == max(result.history["value"].dropna())
+
+
+def test_failure_budget_stops_the_study_and_all_failed_is_an_error(tmp_path: Path) -> None:
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "tuning-test")
+    spec = parse_component(NODE, "segmentation")
+
+    def evaluate(params: dict) -> dict[str, float]:
+        raise RuntimeError("always")
+
+    with pytest.raises(ConfigError, match="all 3 trials of segmentation=KMeans failed"):
+        with tracker.parent_run("p", {}):
+            tune("segmentation", spec, evaluate, settings(10, max_failures=2), tracker)
+    runs = MlflowClient(tracker.uri).search_runs([tracker.experiment_id])
+    assert {run.info.status for run in runs} == {"FAILED"}
+
+
+def test_unknown_tuning_key_and_stage_are_named() -> None:
+    with pytest.raises(ConfigError, match="tuning: unknown key 'n_trial'; did you mean 'n_trials'"):
+        TuningSettings.parse({"n_trial": 3}, ["segmentation"])
+    with pytest.raises(ConfigError, match="tuning.objectives: unknown stage 'segmentaton'; did you mean 'segmentation'"):
+        TuningSettings.parse({"objectives": {"segmentaton": {"metric": "x"}}}, ["segmentation"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -20,6 +21,7 @@ from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.paths import config_dir
 
 VERBOSE_FLAG = "--verbose"
+VERBOSE_ENV = "CRMFLOW_VERBOSE"
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -36,7 +38,19 @@ def _task(cfg: DictConfig) -> None:
         overrides=list(hydra_cfg.overrides.task),
         sweep_id=sweep_id,
     )
-    print(format_summary(run(cfg, info)), flush=True)
+    try:
+        result = run(cfg, info)
+    except CrmflowError as error:
+        _fail(error)
+    print(format_summary(result), flush=True)
+
+
+def _fail(error: BaseException) -> NoReturn:
+    """Print one line and exit 2, or re-raise for the traceback with --verbose."""
+    if os.environ.get(VERBOSE_ENV) == "1":
+        raise error
+    print(f"crmflow: error: {explain(error)}", file=sys.stderr, flush=True)
+    sys.exit(2)
 
 
 def _override_key(message: str) -> str | None:
@@ -76,7 +90,8 @@ def explain(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
     args = list(sys.argv[1:] if argv is None else argv)
-    verbose = VERBOSE_FLAG in args
+    if VERBOSE_FLAG in args:
+        os.environ[VERBOSE_ENV] = "1"
     args = [a for a in args if a != VERBOSE_FLAG]
     sys.argv = [sys.argv[0], *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line
@@ -84,10 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _task()
     except (CrmflowError, HydraException) as error:
-        if verbose:
-            raise
-        print(f"crmflow: error: {explain(error)}", file=sys.stderr)
-        sys.exit(2)
+        _fail(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

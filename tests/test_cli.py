@@ -35,7 +35,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cw
         (["segmentation.search_space.n_clusters.low=20"], "segmentation.search_space.n_clusters: low must be <= high; got low=20, high=10"),
         (["segmentation.search_space.n_clusters.type=integer"], "segmentation.search_space.n_clusters.type: expected one of int, float, categorical"),
         (["+segmentation.search_space.n_cluster={type:int,low:2,high:5}"], "segmentation.search_space: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'?"),
-        (["tuning.objectives.predictor.metric=auc"], "tuning.objectives.predictor.metric: unknown metric 'auc'; did you mean 'roc_auc'?"),
+        (["tuning.objectives.predictor.metric=auc"], "tuning.objectives.predictor.metric: unknown metric 'auc'; did you mean 'pr_auc' or 'roc_auc'?"),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(args: list[str], expected: str, tmp_path: Path) -> None:
@@ -43,7 +43,8 @@ def test_bad_config_is_one_line_and_exit_2(args: list[str], expected: str, tmp_p
 
 
 def test_stage_missing_its_column_is_named(tmp_path: Path) -> None:
-    log = pd.DataFrame({"cid": ["a", "b", "a"], "ts": ["2024-01-01", "2024-01-02", "2024-03-01"], "amt": [1, 2, 3]})
+    days = pd.date_range("2023-01-01", periods=40, freq="10D").strftime("%Y-%m-%d")
+    log = pd.DataFrame({"cid": ["a", "b", "c", "d"] * 10, "ts": days, "amt": range(40)})
     log.to_csv(tmp_path / "log.csv", index=False)
     columns = "{customer_id: cid, timestamp: ts, amount: amt}"
     result = crmflow("data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}",

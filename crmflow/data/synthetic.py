@@ -39,10 +39,10 @@ class SegmentProfile:
 
 
 SEGMENTS: tuple[SegmentProfile, ...] = (
-    SegmentProfile("champions", 0.17, 7.0, 5.5, 1.3, 0.3, 0.35, 0.4, 45, (0.3, 0.2, 0.5)),
-    SegmentProfile("regulars", 0.33, 5.0, 2.2, 1.2, 0.0, 0.15, 1.0, 41, (0.3, 0.5, 0.2)),
-    SegmentProfile("bargain hunters", 0.28, 6.0, 4.5, 0.3, -1.0, 0.5, 0.8, 34, (0.5, 0.3, 0.2)),
-    SegmentProfile("occasional big spenders", 0.22, 1.5, 7.0, 2.2, 0.6, 0.2, 1.4, 52, (0.2, 0.7, 0.1)),
+    SegmentProfile("champions", 0.18, 9.0, 4.5, 1.3, 0.3, 0.35, 0.4, 45, (0.3, 0.2, 0.5)),
+    SegmentProfile("regulars", 0.36, 2.5, 2.0, 1.2, 0.0, 0.15, 1.0, 41, (0.3, 0.5, 0.2)),
+    SegmentProfile("bargain hunters", 0.24, 9.0, 3.5, 0.3, -1.0, 0.5, 0.8, 34, (0.5, 0.3, 0.2)),
+    SegmentProfile("occasional big spenders", 0.22, 0.7, 7.0, 2.2, 0.6, 0.2, 1.4, 52, (0.2, 0.7, 0.1)),
     SegmentProfile("light shoppers", 0.16, 2.5, 1.6, 0.8, -0.3, 0.15, 1.8, 38, (0.4, 0.4, 0.2)),
     SegmentProfile("top-up shoppers", 0.14, 24.0, 1.5, 1.1, 0.2, 0.1, 0.6, 29, (0.2, 0.3, 0.5)),
 )
@@ -67,7 +67,7 @@ _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("coffee",), "milk"),
     (("tortillas", "cheese"), "salsa"),
 )
-_ANTECEDENT_BOOST = 1.8  # antecedents are among the most popular items
+_ANTECEDENT_BOOST = 1.4  # antecedents are among the most popular items
 _SEASON_AMPLITUDE = 0.3  # yearly cosine peaking mid-December, trough mid-June
 _SEASON_PEAK_DAY = 350
 _WEEKDAY = np.array([0.85, 0.9, 0.95, 1.0, 1.1, 1.35, 0.85])  # Monday .. Sunday
@@ -169,7 +169,7 @@ class SyntheticCRM:
         self, rng: np.random.Generator, profiles: tuple[SegmentProfile, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Item base prices and per-segment choice weights, shape (n_segments, n_items)."""
-        prices = np.round(np.exp(rng.normal(1.1, 0.45, self.n_items)), 2).clip(0.3, 40.0)
+        prices = np.round(np.exp(rng.normal(1.1, 0.4, self.n_items)), 2).clip(0.3, 40.0)
         base = rng.gamma(2.0, 0.5, self.n_items)
         names = self.item_names()
         antecedents = {item for ante, _ in _RULES for item in ante}
@@ -190,7 +190,7 @@ class SyntheticCRM:
         n = self.n_customers
         shares = np.array([p.share for p in profiles])
         segment = rng.choice(len(profiles), size=n, p=shares / shares.sum())
-        engagement = np.exp(rng.normal(0.0, 0.25, n))
+        engagement = np.exp(rng.normal(0.0, 0.2, n))
         rate = np.array([p.rate for p in profiles])[segment] * engagement
         size = np.array([p.basket_size for p in profiles])[segment]
         size = np.clip(size * np.exp(rng.normal(0.0, 0.08, n)), 1.0, 8.0)
@@ -231,7 +231,8 @@ class SyntheticCRM:
     def _baskets(self, rng: np.random.Generator, weights: np.ndarray, size: np.ndarray) -> np.ndarray:
         """Boolean basket-by-item matrix: distinct items by weight, then planted consequents."""
         n_baskets, n_items = weights.shape
-        k = 1 + rng.binomial(7, (size - 1.0) / 7.0)
+        trials = np.ceil(size - 1.0).astype(np.int64) + 1  # few trials: sizes stay near the mean
+        k = 1 + rng.binomial(trials, (size - 1.0) / trials)
         keys = np.log(weights) + rng.gumbel(size=weights.shape)  # Gumbel top-k sampling
         order = np.argsort(-keys, axis=1)
         ranks = np.empty_like(order)

@@ -100,12 +100,15 @@ def baskets_from_transactions(transactions: pd.DataFrame) -> Baskets:
     if rows.empty:
         return Baskets(items=[])
     keys = _basket_keys(rows)
-    n_baskets = int(keys.max()) + 1
-    pairs = pd.DataFrame({"basket": keys, "item": rows["item"].astype(str).to_numpy()}).drop_duplicates()
-    pairs = pairs.sort_values("basket", kind="stable")
-    bounds = np.cumsum(np.bincount(pairs["basket"].to_numpy(), minlength=n_baskets))[:-1]
-    items = [frozenset(group) for group in np.split(pairs["item"].to_numpy(dtype=object), bounds)]
-    logger.debug("built %d baskets from %d transaction rows", n_baskets, len(rows))
+    codes, uniques = pd.factorize(rows["item"])
+    names = np.array([str(u) for u in uniques], dtype=object)
+    pairs = np.sort(keys.astype(np.int64) * len(names) + codes)  # by basket; repeats adjacent
+    pairs = pairs[np.r_[True, np.diff(pairs) != 0]]
+    basket, item = np.divmod(pairs, len(names))
+    bounds = [0, *(np.flatnonzero(np.diff(basket)) + 1).tolist(), len(pairs)]
+    flat = names[item].tolist()
+    items = [frozenset(flat[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
+    logger.debug("built %d baskets from %d transaction rows", len(items), len(rows))
     return Baskets(
         items=items,
         timestamps=_per_basket(rows, keys, "timestamp", "min"),
@@ -149,8 +152,9 @@ def _customer_day_keys(rows: pd.DataFrame) -> np.ndarray:
             f"rules: the 'timestamp' column must be datetime64 to form daily baskets; got {stamps.dtype} "
             "(set data.transactions.timestamp_format)"
         )
-    day = stamps.dt.normalize()
-    return rows.groupby([rows["customer_id"], day], sort=False, dropna=False).ngroup().to_numpy()
+    customer = pd.factorize(rows["customer_id"], use_na_sentinel=False)[0].astype(np.int64)
+    day, days = pd.factorize(stamps.dt.normalize(), use_na_sentinel=False)
+    return pd.factorize(customer * len(days) + day)[0]
 
 
 def encode_baskets(

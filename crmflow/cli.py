@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 from typing import NoReturn
 
@@ -87,6 +88,10 @@ def explain(error: BaseException) -> str:
     return message
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != VERBOSE_FLAG]
     sys.argv = [sys.argv[0], *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line
+    signal.signal(signal.SIGTERM, _interrupt)  # a terminated run ends KILLED, not RUNNING
     register_experiments()
     try:
         _task()

@@ -38,16 +38,22 @@ class SegmentProfile:
     channels: tuple[float, float, float]  # weights of "web", "store", "app"
 
 
-SEGMENTS: tuple[SegmentProfile, ...] = (
-    SegmentProfile("champions", 0.18, 9.0, 4.5, 1.3, 0.3, 0.35, 0.4, 45, (0.3, 0.2, 0.5)),
-    SegmentProfile("regulars", 0.36, 2.5, 2.0, 1.2, 0.0, 0.15, 1.0, 41, (0.3, 0.5, 0.2)),
-    SegmentProfile("bargain hunters", 0.24, 9.0, 3.5, 0.3, -1.0, 0.5, 0.8, 34, (0.5, 0.3, 0.2)),
-    SegmentProfile("occasional big spenders", 0.22, 0.7, 7.0, 2.2, 0.6, 0.2, 1.4, 52, (0.2, 0.7, 0.1)),
-    SegmentProfile("light shoppers", 0.16, 2.5, 1.6, 0.8, -0.3, 0.15, 1.8, 38, (0.4, 0.4, 0.2)),
-    SegmentProfile("top-up shoppers", 0.14, 24.0, 1.5, 1.1, 0.2, 0.1, 0.6, 29, (0.2, 0.3, 0.5)),
-)
+# Profiles are far apart in (baskets, mean basket value, items per basket), so k-means on
+# log1p of those per-customer features recovers the first four segments (ARI ~0.9).
+SEGMENTS: tuple[SegmentProfile, ...] = tuple(
+    SegmentProfile(*row)
+    for row in (
+        # name                     share rate  size price taste bulk  churn age channels
+        ("champions",               0.18, 9.0,  4.5, 1.3,  0.3,  0.35, 0.4, 45, (0.3, 0.2, 0.5)),
+        ("regulars",                0.36, 3.0,  2.0, 1.5,  0.0,  0.15, 1.0, 41, (0.3, 0.5, 0.2)),
+        ("bargain hunters",         0.24, 8.0,  4.0, 0.25, -1.0, 0.5,  0.8, 34, (0.5, 0.3, 0.2)),
+        ("occasional big spenders", 0.22, 0.7,  7.0, 2.2,  0.6,  0.2,  1.4, 52, (0.2, 0.7, 0.1)),
+        ("light shoppers",          0.16, 1.2,  1.2, 0.6,  -0.3, 0.15, 1.8, 38, (0.4, 0.4, 0.2)),
+        ("top-up shoppers",         0.14, 24.0, 1.5, 1.1,  0.2,  0.1,  0.6, 29, (0.2, 0.3, 0.5)),
+    )
+)  # fmt: skip
 
-# Items used by the planted rules come first so every catalogue (n_items >= 12) holds them.
+# Items used by the planted rules come first so every catalogue (n_items >= 20) holds them.
 ITEM_NAMES: tuple[str, ...] = (
     "pasta", "tomato sauce", "bread", "butter", "beer", "chips", "coffee", "milk",
     "tortillas", "cheese", "salsa", "eggs", "bananas", "apples", "yogurt", "rice",
@@ -67,7 +73,9 @@ _RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("coffee",), "milk"),
     (("tortillas", "cheese"), "salsa"),
 )
-_ANTECEDENT_BOOST = 1.4  # antecedents are among the most popular items
+_ANTECEDENT_SHARE = 0.035  # share of choice weight per antecedent item (x1.5 in itemsets)
+_CONSEQUENT_SHARE = 0.02
+_LOG_PRICE = 1.1  # median item price exp(1.1) ~ 3.0
 _SEASON_AMPLITUDE = 0.3  # yearly cosine peaking mid-December, trough mid-June
 _SEASON_PEAK_DAY = 350
 _WEEKDAY = np.array([0.85, 0.9, 0.95, 1.0, 1.1, 1.35, 0.85])  # Monday .. Sunday
@@ -81,10 +89,12 @@ _CHANNELS = ("web", "store", "app")
 class _Population:
     """Per-customer latent arrays; windows are [begin, end) in days since ``start``."""
 
+    ids: np.ndarray
     segment: np.ndarray
     rate: np.ndarray
     size: np.ndarray
     price: np.ndarray
+    bulk: np.ndarray
     signup: np.ndarray
     begin: np.ndarray
     end: np.ndarray
@@ -138,10 +148,9 @@ class SyntheticCRM:
         pop = self._population(rng, profiles)
         cust, secs = self._events(rng, pop, origin)
         member = self._baskets(rng, weights[pop.segment[cust]], pop.size[cust])
-        tx = self._lines(rng, member, cust, secs, pop, profiles, prices, origin)
-        ids = _ids("C", self.n_customers, 5)
-        customers = _customer_table(rng, ids, pop, profiles, origin)
-        truth = _truth_table(ids, pop, profiles, origin)
+        tx = self._lines(rng, member, cust, secs, pop, prices, origin)
+        customers = _customer_table(rng, pop, profiles, origin)
+        truth = _truth_table(pop, profiles, origin)
         logger.debug("synthetic: %d lines, %d baskets", len(tx), member.shape[0])
         return CRMData(name="synthetic", transactions=tx, customers=customers, truth=truth)
 
@@ -149,7 +158,7 @@ class SyntheticCRM:
         """Raise ConfigError naming the first parameter that is out of range."""
         _check_int("n_customers", self.n_customers, 10)
         _check_int("n_segments", self.n_segments, 2, len(SEGMENTS))
-        _check_int("n_items", self.n_items, 12, 200)
+        _check_int("n_items", self.n_items, 20, 200)
         _check_int("days", self.days, 90, 3650)
         _check_real("churn_rate", self.churn_rate, 0.0, 0.9)
         _check_real("association_strength", self.association_strength, 0.0, 1.0)
@@ -168,20 +177,28 @@ class SyntheticCRM:
     def _catalogue(
         self, rng: np.random.Generator, profiles: tuple[SegmentProfile, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Item base prices and per-segment choice weights, shape (n_segments, n_items)."""
-        prices = np.round(np.exp(rng.normal(1.1, 0.4, self.n_items)), 2).clip(0.3, 40.0)
+        """Item base prices and per-segment choice weights, shape (n_segments, n_items).
+
+        Planted-rule items get fixed shares of the choice weight and prices near the median,
+        so their support holds for any catalogue size and any segment's price taste.
+        """
+        column = {name: i for i, name in enumerate(self.item_names())}
+        shares: dict[int, float] = {}
+        for antecedent, consequent in _RULES:
+            shares[column[consequent]] = _CONSEQUENT_SHARE
+            for item in antecedent:
+                shares[column[item]] = _ANTECEDENT_SHARE * (1.5 if len(antecedent) > 1 else 1.0)
+        ruled = np.array(list(shares))
+        share = np.array(list(shares.values()))
+        log_price = rng.normal(_LOG_PRICE, 0.4, self.n_items)
+        log_price[ruled] = rng.normal(_LOG_PRICE, 0.15, ruled.size)
+        prices = np.round(np.exp(log_price), 2).clip(0.3, 40.0)
         base = rng.gamma(2.0, 0.5, self.n_items)
-        names = self.item_names()
-        antecedents = {item for ante, _ in _RULES for item in ante}
-        consequents = {cons for _, cons in _RULES}
-        for i, name in enumerate(names):
-            if name in antecedents:
-                base[i] = _ANTECEDENT_BOOST
-            elif name in consequents:
-                base[i] = 0.8
+        others = np.delete(base, ruled).sum()
+        base[ruled] = share * others / (1.0 - share.sum())
         taste = np.array([p.price_taste for p in profiles])[:, None]
         noise = np.exp(rng.normal(0.0, 0.25, (len(profiles), self.n_items)))
-        return prices, base * prices[None, :] ** taste * noise
+        return prices, base * (prices / np.exp(_LOG_PRICE))[None, :] ** taste * noise
 
     def _population(
         self, rng: np.random.Generator, profiles: tuple[SegmentProfile, ...]
@@ -190,22 +207,28 @@ class SyntheticCRM:
         n = self.n_customers
         shares = np.array([p.share for p in profiles])
         segment = rng.choice(len(profiles), size=n, p=shares / shares.sum())
+
+        def trait(name: str) -> np.ndarray:
+            return np.array([getattr(p, name) for p in profiles])[segment]
+
         engagement = np.exp(rng.normal(0.0, 0.2, n))
-        rate = np.array([p.rate for p in profiles])[segment] * engagement
-        size = np.array([p.basket_size for p in profiles])[segment]
-        size = np.clip(size * np.exp(rng.normal(0.0, 0.08, n)), 1.0, 8.0)
-        price = np.array([p.price_level for p in profiles])[segment] * np.exp(rng.normal(0, 0.08, n))
+        rate = trait("rate") * engagement
+        size = np.clip(trait("basket_size") * np.exp(rng.normal(0.0, 0.08, n)), 1.0, 8.0)
+        price = trait("price_level") * np.exp(rng.normal(0.0, 0.08, n))
         prior = rng.random(n) < _PRIOR_SHARE
         signup = np.where(
             prior, rng.integers(-3 * 365, 0, n), rng.integers(0, int(0.7 * self.days), n)
         )
         begin = np.maximum(signup, 0)
-        weight = np.array([p.churn_weight for p in profiles])[segment] / engagement
+        weight = trait("churn_weight") / engagement  # lower engagement, more churn
         p_churn = np.clip(self.churn_rate * weight / weight.mean(), 0.0, 0.95)
         churned = (rng.random(n) < p_churn) & (self.days - begin >= 60)
         churn_day = begin + 30 + np.floor(rng.random(n) * (self.days - begin - 30))
         end = np.where(churned, churn_day, self.days).astype(np.int64)
-        return _Population(segment, rate, size, price, signup, begin, end, churned)
+        ids = _ids("C", n, 5)
+        return _Population(
+            ids, segment, rate, size, price, trait("bulk"), signup, begin, end, churned
+        )
 
     def _events(
         self, rng: np.random.Generator, pop: _Population, origin: pd.Timestamp
@@ -228,7 +251,9 @@ class SyntheticCRM:
         order = np.lexsort((cust, secs))
         return cust[order], secs[order]
 
-    def _baskets(self, rng: np.random.Generator, weights: np.ndarray, size: np.ndarray) -> np.ndarray:
+    def _baskets(
+        self, rng: np.random.Generator, weights: np.ndarray, size: np.ndarray
+    ) -> np.ndarray:
         """Boolean basket-by-item matrix: distinct items by weight, then planted consequents."""
         n_baskets, n_items = weights.shape
         trials = np.ceil(size - 1.0).astype(np.int64) + 1  # few trials: sizes stay near the mean
@@ -252,21 +277,19 @@ class SyntheticCRM:
         cust: np.ndarray,
         secs: np.ndarray,
         pop: _Population,
-        profiles: tuple[SegmentProfile, ...],
         prices: np.ndarray,
         origin: pd.Timestamp,
     ) -> pd.DataFrame:
         """One row per line item, in (timestamp, basket_id) order."""
         basket, item = np.nonzero(member)
         owner = cust[basket]
-        bulk = np.array([p.bulk for p in profiles])[pop.segment[owner]]
-        quantity = 1 + rng.binomial(2, bulk)
+        quantity = 1 + rng.binomial(2, pop.bulk[owner])
         noise = np.exp(rng.normal(0.0, 0.1, item.size))
         amount = np.round(prices[item] * quantity * pop.price[owner] * noise, 2).clip(0.01)
         names = np.array(self.item_names(), dtype=object)
         return pd.DataFrame(
             {
-                "customer_id": _ids("C", self.n_customers, 5)[owner],
+                "customer_id": pop.ids[owner],
                 "basket_id": _ids("B", member.shape[0], 6)[basket],
                 "timestamp": _to_datetime(origin, secs[basket]),
                 "item": names[item],
@@ -276,7 +299,9 @@ class SyntheticCRM:
         )
 
 
-def _intensity(t: np.ndarray, end: np.ndarray, churned: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
+def _intensity(
+    t: np.ndarray, end: np.ndarray, churned: np.ndarray, origin: pd.Timestamp
+) -> np.ndarray:
     """Relative purchase rate on day ``t``: yearly season x weekday x pre-churn decay."""
     day = np.floor(t)
     phase = 2.0 * np.pi * (origin.dayofyear + day - _SEASON_PEAK_DAY) / 365.25
@@ -288,13 +313,12 @@ def _intensity(t: np.ndarray, end: np.ndarray, churned: np.ndarray, origin: pd.T
 
 def _customer_table(
     rng: np.random.Generator,
-    ids: np.ndarray,
     pop: _Population,
     profiles: tuple[SegmentProfile, ...],
     origin: pd.Timestamp,
 ) -> pd.DataFrame:
     """Observable customer attributes, mildly segment-dependent; no segment or churn column."""
-    n = ids.size
+    n = pop.ids.size
     age = np.array([p.age for p in profiles])[pop.segment] + rng.normal(0.0, 11.0, n)
     region = np.empty(n, dtype=object)
     channel = np.empty(n, dtype=object)
@@ -306,7 +330,7 @@ def _customer_table(
         channel[rows] = rng.choice(_CHANNELS, size=rows.size, p=mix / mix.sum())
     return pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": pop.ids,
             "age": np.clip(np.round(age), 18, 85).astype(np.int64),
             "region": region,
             "channel": channel,
@@ -316,14 +340,14 @@ def _customer_table(
 
 
 def _truth_table(
-    ids: np.ndarray, pop: _Population, profiles: tuple[SegmentProfile, ...], origin: pd.Timestamp
+    pop: _Population, profiles: tuple[SegmentProfile, ...], origin: pd.Timestamp
 ) -> pd.DataFrame:
     """Planted ground truth: segment and churn time (NaT for customers who never churn)."""
     churn_time = _to_datetime(origin, pop.end * 86400)
     churn_time[~pop.churned] = np.datetime64("NaT")
     return pd.DataFrame(
         {
-            "customer_id": ids,
+            "customer_id": pop.ids,
             "segment": pop.segment.astype(np.int64),
             "segment_name": np.array([p.name for p in profiles], dtype=object)[pop.segment],
             "churn_time": churn_time,
@@ -339,9 +363,8 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
 
 def _to_datetime(origin: pd.Timestamp, seconds: np.ndarray) -> np.ndarray:
     """``origin`` plus integer seconds as a datetime64[ns] array."""
-    return origin.to_datetime64().astype("datetime64[ns]") + seconds.astype("timedelta64[s]").astype(
-        "timedelta64[ns]"
-    )
+    base = np.datetime64(origin.to_datetime64(), "ns")
+    return base + np.asarray(seconds, dtype=np.int64) * np.timedelta64(1, "s")
 
 
 def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
@@ -351,7 +374,9 @@ def _check_int(name: str, value: object, low: int, high: int | None = None) -> N
         ok = False
     if not ok:
         rule = f"an int in the range [{low}, {high}]" if high is not None else f"an int >= {low}"
-        raise ConfigError(f"The '{name}' parameter of SyntheticCRM must be {rule}. Got {value!r} instead.")
+        raise ConfigError(
+            f"The '{name}' parameter of SyntheticCRM must be {rule}. Got {value!r} instead."
+        )
 
 
 def _check_real(name: str, value: object, low: float, high: float) -> None:

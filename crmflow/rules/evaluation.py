@@ -7,7 +7,7 @@ import scipy.sparse as sp
 
 from crmflow.errors import DataError
 from crmflow.rules.baskets import Baskets, encode_baskets
-from crmflow.rules.miner import AssociationRules, _check_int
+from crmflow.rules.miner import AssociationRules, check_int
 
 
 def evaluate_recommendations(
@@ -20,7 +20,7 @@ def evaluate_recommendations(
     recommends k items from the rest and scores a hit when the hidden item is among them.
     Items never seen in training are fine: they match no rule and can never be hit.
     """
-    _check_int("k", k, 1, owner="evaluate_recommendations")
+    check_int("k", k, 1, owner="evaluate_recommendations")
     visible, hidden = _hide_one(holdout, seed)
     matrix, _ = encode_baskets(visible, items=miner.items_)
     target = _item_positions(miner.items_, hidden)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -130,7 +131,7 @@ class AssociationRules(BaseEstimator):
         Returns (row, item index) arrays sorted by row, best recommendation first within a row.
         """
         check_is_fitted(self, "rules_")
-        _check_int("k", k, 1, owner="AssociationRules.recommend")
+        check_int("k", k, 1, owner="AssociationRules.recommend")
         idx = self._index
         rows, rules = _matching_rules(matrix, idx)
         counts = np.diff(idx.consequents.indptr)[rules]
@@ -158,9 +159,9 @@ class AssociationRules(BaseEstimator):
         if not _is_real(self.min_threshold) or not low <= self.min_threshold <= high:
             rule = f"a float in the range [{low:g}, {high:g}{']' if high < math.inf else ')'}"
             raise _param_error("min_threshold", f"{rule} for metric={self.metric!r}", self.min_threshold)
-        _check_int("min_len", self.min_len, 2)
-        _check_int("max_len", self.max_len, max(2, self.min_len), allow_none=True)
-        _check_int("max_rules", self.max_rules, 1, allow_none=True)
+        check_int("min_len", self.min_len, 2)
+        check_int("max_len", self.max_len, max(2, self.min_len), allow_none=True)
+        check_int("max_rules", self.max_rules, 1, allow_none=True)
         if not isinstance(self.single_consequent, (bool, np.bool_)):
             raise _param_error("single_consequent", "an instance of 'bool'", self.single_consequent)
 
@@ -169,7 +170,7 @@ class AssociationRules(BaseEstimator):
         n = matrix.shape[0]
         min_count = min_support_count(self.min_support, n)
         frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=items)
-        miner = getattr(importlib.import_module("mlxtend.frequent_patterns"), self.algorithm)
+        miner = getattr(frequent_patterns(), self.algorithm)
         # Half a basket below the integer threshold: mlxtend's ceil(min_support * n) and its
         # float comparisons then agree on exactly min_count (0.07 * 100 = 7.000000000000001).
         options = ALGORITHMS[self.algorithm].options
@@ -198,8 +199,7 @@ class AssociationRules(BaseEstimator):
 
     def _candidate_rules(self) -> pd.DataFrame:
         """Antecedent/consequent pairs from mlxtend, a superset of the rules passing the threshold."""
-        from mlxtend.frequent_patterns import association_rules
-
+        association_rules = frequent_patterns().association_rules
         frame = self.itemsets_[["support", "itemsets"]]
         if ALGORITHMS[self.algorithm].complete:
             slack = _SLACK * max(1.0, abs(float(self.min_threshold)))
@@ -341,7 +341,14 @@ def _check_choice(name: str, value: Any, choices: Iterable[str]) -> None:
         raise _param_error(name, f"a str among {{{options}}}", value, did_you_mean(str(value), choices))
 
 
-def _check_int(name: str, value: Any, low: int, owner: str = "AssociationRules", allow_none: bool = False) -> None:
+def frequent_patterns() -> Any:
+    """mlxtend.frequent_patterns, imported on first use without keeping the global warning
+    filter it sets at import time ("always" for DeprecationWarning)."""
+    with warnings.catch_warnings():
+        return importlib.import_module("mlxtend.frequent_patterns")
+
+
+def check_int(name: str, value: Any, low: int, owner: str = "AssociationRules", allow_none: bool = False) -> None:
     if allow_none and value is None:
         return
     if isinstance(value, Integral) and not isinstance(value, (bool, np.bool_)) and value >= low:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -156,18 +154,3 @@ def test_split_rejects_bad_fraction(fraction: object) -> None:
 def test_split_needs_two_baskets() -> None:
     with pytest.raises(DataError, match="need at least 2"):
         Baskets(items=[frozenset("a")]).split_by_time(0.5)
-
-
-@pytest.mark.slow
-def test_half_a_million_rows_is_fast() -> None:
-    rng = np.random.default_rng(0)
-    n = 500_000
-    tx = pd.DataFrame({
-        "customer_id": rng.integers(0, 20_000, n),
-        "timestamp": pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24, n), unit="h"),
-        "item": pd.Series([f"item {i}" for i in range(2_000)]).to_numpy()[rng.integers(0, 2_000, n)],
-    })  # fmt: skip
-    start = time.perf_counter()
-    baskets = baskets_from_transactions(tx)
-    assert time.perf_counter() - start < 2.0
-    assert sum(map(len, baskets.items)) <= n

@@ -143,7 +143,7 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
             if ctx.table is not None:
                 tracker.log_dataset(ctx.table.X.reset_index(), name=ctx.data.name, context="customers")
             summaries = [_run_stage(stage, spec, ctx, plan, tracker) for stage, spec in plan.stages]
-    metrics = {f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}
+    metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(
         parent.info.run_id, tracker.experiment_id, plan.tracking_uri, name, summaries, metrics,
         ctx.outputs.get("model_uri"),

@@ -32,3 +32,13 @@ def data_file(name: str) -> Path:
             pytest.fail(message + " (CRMFLOW_REQUIRE_DATA=1)")
         pytest.skip(message)
     return path
+
+
+# Five baskets of the textbook market-basket example, used by the rule tests.
+TOY_BASKETS = [
+    {"bread", "milk"},
+    {"bread", "diapers", "beer", "eggs"},
+    {"milk", "diapers", "beer", "cola"},
+    {"bread", "milk", "diapers", "beer"},
+    {"bread", "milk", "diapers", "cola"},
+]

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from helpers import TOY_BASKETS as TOY
 
 from crmflow.errors import ConfigError, DataError
 from crmflow.rules import AssociationRules, Baskets, evaluate_recommendations
-
-TOY = [
-    {"bread", "milk"},
-    {"bread", "diapers", "beer", "eggs"},
-    {"milk", "diapers", "beer", "cola"},
-    {"bread", "milk", "diapers", "beer"},
-    {"bread", "milk", "diapers", "cola"},
-]
 
 
 def baskets(rows: list[set[str]]) -> Baskets:

@@ -9,25 +9,18 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TOY_BASKETS as TOY
+from helpers import data_file
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from crmflow.errors import ConfigError, DataError
-from helpers import data_file
-
 from crmflow.rules import AssociationRules, Baskets, encode_baskets
 
 # The textbook five baskets (Tan, Steinbach & Kumar). Counts: bread, milk, diapers 4; beer 3;
 # cola 2; eggs 1. Pairs: bread-milk, bread-diapers, milk-diapers, diapers-beer 3; bread-beer,
 # milk-beer, milk-cola, diapers-cola 2. Triples with count 2: {milk, diapers, beer},
 # {bread, milk, diapers}, {bread, diapers, beer}, {milk, diapers, cola}.
-TOY = [
-    {"bread", "milk"},
-    {"bread", "diapers", "beer", "eggs"},
-    {"milk", "diapers", "beer", "cola"},
-    {"bread", "milk", "diapers", "beer"},
-    {"bread", "milk", "diapers", "cola"},
-]
 # min_support 0.4 (count >= 2), confidence >= 1: (antecedent, consequent) -> (count, antecedent count)
 CONFIDENT = {
     ("beer", "diapers"): (3, 3),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import compose_config
 
 from crmflow.config.components import parse_component
 from crmflow.data.synthetic import SyntheticCRM
 from crmflow.errors import DataError
 from crmflow.rules.stage import RulesSettings, RulesStage
 from crmflow.stages.base import RunContext
-from helpers import compose_config
 
 
 def context(data, folder: Path) -> RunContext:

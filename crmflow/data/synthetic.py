@@ -164,8 +164,7 @@ class SyntheticCRM:
         _check_real("association_strength", self.association_strength, 0.0, 1.0)
         _check_int("seed", self.seed, 0)
         try:
-            pd.Timestamp(self.start)
-            ok = isinstance(self.start, str)
+            ok = isinstance(self.start, str) and not pd.isna(pd.Timestamp(self.start))
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -304,9 +303,9 @@ def _intensity(
 ) -> np.ndarray:
     """Relative purchase rate on day ``t``: yearly season x weekday x pre-churn decay."""
     day = np.floor(t)
-    phase = 2.0 * np.pi * (origin.dayofyear + day - _SEASON_PEAK_DAY) / 365.25
+    phase = 2.0 * np.pi * (origin.day_of_year + day - _SEASON_PEAK_DAY) / 365.25
     season = 1.0 + _SEASON_AMPLITUDE * np.cos(phase)
-    weekday = _WEEKDAY[(origin.dayofweek + day.astype(np.int64)) % 7]
+    weekday = _WEEKDAY[(origin.day_of_week + day.astype(np.int64)) % 7]
     decay = np.where(churned, np.clip((end - t) / _DECAY_DAYS, 0.1, 1.0), 1.0)
     return season * weekday * decay
 

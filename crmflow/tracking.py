@@ -18,6 +18,8 @@ from crmflow.stages.base import LoggedModel
 logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 500
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Types a logged model may hold beyond skops' defaults: crmflow's own estimators and selectors.
+TRUSTED_PREFIXES = ("crmflow.", "numpy.dtype")
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -131,20 +133,23 @@ class Tracker:
 
     @staticmethod
     def log_model(logged: LoggedModel) -> str:
-        """Log a fitted sklearn pipeline with signature and input example; returns the model URI."""
+        """Log a fitted sklearn pipeline (skops format) with signature and input example; return its URI."""
         import mlflow.sklearn
         import sklearn
+        import skops.io
         from mlflow.models import infer_signature
 
         example = logged.input_example
         signature = infer_signature(example, logged.model.predict(example))
+        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(logged.model))
         info = mlflow.sklearn.log_model(
             logged.model,
             name=logged.name,
             signature=signature,
             input_example=example,
-            serialization_format="cloudpickle",
+            serialization_format="skops",
+            skops_trusted_types=[t for t in untrusted if t.startswith(TRUSTED_PREFIXES)],
             code_paths=[str(PACKAGE_DIR)],
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}", "pandas", "numpy", "cloudpickle"],
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", "pandas", "numpy"],
         )
         return info.model_uri

@@ -78,16 +78,30 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunContext, dict[str, floa
     table = plan.features.build(data) if plan.features is not None else None
     if table is not None:
         table = drop_unlabelled(table)
-    metrics = {
-        "data.n_transactions": float(0 if data.transactions is None else len(data.transactions)),
-        "data.n_customers": float(0 if data.customers is None else len(data.customers)),
-    }
+    metrics = {f"data.{key}": float(value) for key, value in data.report.items()}
+    metrics["data.n_transactions"] = float(0 if data.transactions is None else len(data.transactions))
+    metrics["data.n_customers"] = float(0 if data.customers is None else len(data.customers))
+    if data.transactions is not None:
+        metrics["data.n_transaction_customers"] = float(data.transactions["customer_id"].nunique())
     if table is not None:
         metrics["features.n_customers"] = float(len(table.X))
         metrics["features.n_features"] = float(table.X.shape[1])
+        metrics.update({f"features.{key}": value for key, value in table.report.items()})
         if table.y is not None:
             metrics["features.target_rate"] = float(table.y.mean())
     return RunContext(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
+
+
+def _log_inputs(ctx: RunContext, tracker: Tracker) -> None:
+    """The input tables and the customer feature table as MLflow dataset inputs (with digests)."""
+    tables = {
+        "transactions": ctx.data.transactions,
+        "customers": ctx.data.customers,
+        "features": None if ctx.table is None else ctx.table.X.reset_index(),
+    }
+    for context, frame in tables.items():
+        if frame is not None:
+            tracker.log_dataset(frame, name=f"{ctx.data.name}.{context}", context=context)
 
 
 def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan, tracker: Tracker) -> StageSummary:
@@ -140,8 +154,7 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
             tracker.log_params(flatten(plan.config))
             tracker.log_text(yaml.safe_dump(plan.config, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
-            if ctx.table is not None:
-                tracker.log_dataset(ctx.table.X.reset_index(), name=ctx.data.name, context="customers")
+            _log_inputs(ctx, tracker)
             summaries = [_run_stage(stage, spec, ctx, plan, tracker) for stage, spec in plan.stages]
     metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(

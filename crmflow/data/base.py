@@ -26,6 +26,7 @@ class CRMData:
     customers: pd.DataFrame | None = None
     target: str | None = None
     truth: pd.DataFrame | None = field(default=None, repr=False)
+    report: dict[str, float] = field(default_factory=dict)
 
     def has_column(self, column: str) -> bool:
         """Whether the transactions table carries ``column`` with at least one value."""

@@ -10,15 +10,15 @@ from crmflow.features.table import CustomerTable, binary_target
 
 
 def attribute_features(customers: pd.DataFrame, reference: pd.Timestamp | None) -> pd.DataFrame:
-    """Index by customer id; integers as floats (so missing values fit); dates as days before `reference`."""
+    """Index by customer id; integers as floats (so missing values fit); dates as days before
+    `reference` (default: the column's latest date)."""
     table = customers.set_index("customer_id")
     integers = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
     table[integers] = table[integers].astype("float64")
     for column in table.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in table.dtypes]]:
-        if reference is None:
-            table = table.drop(columns=column)
-        else:
-            table[f"{column}_days"] = (reference - table.pop(column)).dt.days.astype("float64")
+        dates = table.pop(column)
+        origin = reference if reference is not None else dates.max()
+        table[f"{column}_days"] = (origin - dates).dt.days.astype("float64")
     return table
 
 

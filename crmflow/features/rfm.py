@@ -20,12 +20,11 @@ logger = logging.getLogger(__name__)
 _DAY = np.timedelta64(1, "D")
 
 
-def basket_keys(transactions: pd.DataFrame) -> pd.Series:
-    """Basket id per row: `basket_id` when present, else customer + calendar day."""
+def basket_keys(transactions: pd.DataFrame) -> list[pd.Series]:
+    """Group keys of a basket: customer + `basket_id` when every row has one, else customer + day."""
     if "basket_id" in transactions and transactions["basket_id"].notna().all():
-        return transactions["basket_id"].astype(str)
-    day = transactions["timestamp"].dt.strftime("%Y-%m-%d")
-    return transactions["customer_id"].astype(str) + "|" + day
+        return [transactions["customer_id"], transactions["basket_id"]]
+    return [transactions["customer_id"], transactions["timestamp"].dt.floor("D").rename("day")]
 
 
 def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -40,12 +39,11 @@ def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
     if past.empty:
         raise DataError(f"features: no transactions on or before the cutoff {cutoff.date()}")
     baskets = (
-        past.assign(basket=basket_keys(past))
-        .groupby(["customer_id", "basket"], sort=False)
+        past.groupby(basket_keys(past), sort=False, observed=True)
         .agg(time=("timestamp", "min"), amount=("amount", "sum"))
-        .reset_index()
+        .reset_index(level=0)
     )
-    per_customer = baskets.groupby("customer_id")
+    per_customer = baskets.groupby("customer_id", sort=True)
     first, last = per_customer["time"].min(), per_customer["time"].max()
     features = pd.DataFrame(
         {
@@ -70,8 +68,8 @@ def activity_label(
     """1 (churned) for customers with no purchase in (cutoff, cutoff + horizon_days], else 0."""
     end = cutoff + pd.Timedelta(days=horizon_days)
     later = transactions["timestamp"].gt(cutoff) & transactions["timestamp"].le(end)
-    active = set(transactions.loc[later, "customer_id"])
-    return pd.Series([int(c not in active) for c in customers], index=customers, name="churn", dtype="int64")
+    active = customers.isin(transactions.loc[later, "customer_id"].unique())
+    return pd.Series((~active).astype("int64"), index=customers, name="churn")
 
 
 class RFMFeatures:
@@ -98,19 +96,20 @@ class RFMFeatures:
             raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
         cutoff = self.resolve_cutoff(data.transactions)
         X = rfm_features(data.transactions, cutoff)
+        report = {}
         if self.merge_customers and data.customers is not None:
-            X = merge_attributes(X, data.customers, data.target, cutoff)
+            X, report["customers_unmatched"] = merge_attributes(X, data.customers, data.target, cutoff)
         y = activity_label(data.transactions, X.index, cutoff, self.horizon_days)
         logger.info("rfm features for %d customers as of %s; churn rate %.3f", len(X), cutoff.date(), y.mean())
-        return CustomerTable(X, y, cutoff)
+        return CustomerTable(X, y, cutoff, report)
 
 
 def merge_attributes(
     features: pd.DataFrame, customers: pd.DataFrame, target: str | None, cutoff: pd.Timestamp
-) -> pd.DataFrame:
-    """Left-join customer attributes onto transaction features, logging unmatched ids."""
+) -> tuple[pd.DataFrame, float]:
+    """Left-join customer attributes onto transaction features; also return the unmatched count."""
     attributes = attribute_features(customers.drop(columns=[target] if target else []), cutoff)
-    missing = (~features.index.isin(attributes.index)).sum()
+    missing = int((~features.index.isin(attributes.index)).sum())
     if missing:
         logger.warning("features: %d customers with transactions have no row in the customer table", missing)
-    return features.join(attributes, how="left")
+    return features.join(attributes, how="left"), float(missing)

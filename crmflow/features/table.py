@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -16,6 +16,7 @@ class CustomerTable:
     X: pd.DataFrame
     y: pd.Series | None = None
     cutoff: pd.Timestamp | None = None
+    report: dict[str, float] = field(default_factory=dict)
 
     @property
     def target_name(self) -> str | None:
@@ -43,4 +44,5 @@ def drop_unlabelled(table: CustomerTable) -> CustomerTable:
     if table.y is None:
         return table
     known = table.y.notna()
-    return CustomerTable(table.X[known], table.y[known].astype("int64"), table.cutoff)
+    report = {**table.report, "rows_without_target": float((~known).sum())}
+    return CustomerTable(table.X[known], table.y[known].astype("int64"), table.cutoff, report)

@@ -11,8 +11,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from crmflow.config.components import ComponentSpec, build_node, parse_component
 from crmflow.errors import ConfigError, did_you_mean
-from crmflow.preprocessing import build_preprocessor
 from crmflow.prediction.stage import PredictorStage
+from crmflow.preprocessing import build_preprocessor
 from crmflow.rules.stage import RulesStage
 from crmflow.segmentation.stage import SegmentationStage
 from crmflow.stages.base import Stage

@@ -45,7 +45,12 @@ def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path
 
 def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Path:
     """Out-of-fold ROC and precision–recall curves side by side."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
 
     plt = _pyplot()
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))

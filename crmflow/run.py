@@ -113,6 +113,7 @@ def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan
             stage.name, spec, lambda drawn: stage.score(spec.build(drawn), prepared, spec), plan.tuning, tracker
         )
         params = tuned.best_params
+        ctx.outputs[f"{stage.name}.tuning"] = tuned
         _log_history(stage.name, tuned, ctx.artifact_dir, tracker)
     result = stage.finalize(spec.build(params), prepared, spec, ctx)
     tracker.log_metrics(result.metrics, prefix=f"{stage.name}.")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import compose_config
 
 from crmflow.config.experiments import experiment_files
 from crmflow.paths import config_dir
 from crmflow.plan import plan_run
-
-from helpers import compose_config
 
 GROUP_OPTIONS = sorted(
     (group.name, path.stem)

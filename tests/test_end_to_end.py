@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import mlflow.pyfunc
 import pytest
+from helpers import compose_config
 from mlflow.tracking import MlflowClient
 
 from crmflow.run import run
-from helpers import compose_config
 
 SMALL = ["data.n_customers=800", "data.days=540", "tuning.n_trials=2"]
 

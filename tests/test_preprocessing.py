@@ -9,14 +9,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import compose_config
 from omegaconf import OmegaConf
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from crmflow.errors import ConfigError, DataError
 from crmflow.preprocessing import build_preprocessor, require_numeric
-
-from helpers import compose_config
 
 
 @pytest.fixture

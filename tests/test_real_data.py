@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
+from helpers import compose_config, data_file
 from mlflow.tracking import MlflowClient
 
 from crmflow.run import run
-from helpers import compose_config, data_file
 
 # recipe -> (file, metrics the data README pins down)
 RECIPES = {

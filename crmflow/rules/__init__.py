@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from crmflow.rules.baskets import Baskets, baskets_from_transactions, encode_baskets
 from crmflow.rules.evaluation import evaluate_recommendations
-from crmflow.rules.miner import ALGORITHMS, METRICS, AssociationRules, MinerSpec, min_support_count
+from crmflow.rules.miner import (
+    ALGORITHMS,
+    METRICS,
+    AssociationRules,
+    MinerSpec,
+    min_support_count,
+)
 
 __all__ = [
     "ALGORITHMS",

@@ -15,7 +15,11 @@ from crmflow.features.table import CustomerTable
 
 @dataclass
 class RunContext:
-    """What earlier steps produced: the data, the customer table, and stage outputs."""
+    """What earlier steps produced: the data, the customer table, and stage outputs.
+
+    `outputs` holds e.g. "segment_labels" (Series by customer_id), "segmenter", and
+    "<stage>.tuning" (the stage's TuningResult, set before its `finalize` when it was tuned).
+    """
 
     data: CRMData
     table: CustomerTable | None

@@ -16,7 +16,7 @@ from crmflow.preprocessing import build_preprocessor
 from crmflow.rules.stage import RulesStage
 from crmflow.segmentation.stage import SegmentationStage
 from crmflow.stages.base import Stage
-from crmflow.tuning import TuningSettings
+from crmflow.tuning import AUTO, TuningSettings
 
 STAGES: tuple[Stage, ...] = (SegmentationStage(), RulesStage(), PredictorStage())
 TOP_LEVEL_KEYS = (
@@ -88,8 +88,10 @@ def plan_run(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
     tuning = TuningSettings.parse(_section(config, "tuning"), [s.name for s in STAGES])
     for stage, spec in stages:
         objective = tuning.objectives.get(stage.name)
-        if objective is not None and objective.metric not in stage.metric_names(spec.settings):
-            names = stage.metric_names(spec.settings)
+        if objective is not None and objective.metric == AUTO:
+            tuning.objectives[stage.name] = objective = stage.default_objective(spec)
+        if objective is not None and objective.metric not in stage.metric_names(spec):
+            names = stage.metric_names(spec)
             raise ConfigError(
                 f"tuning.objectives.{stage.name}.metric: unknown metric '{objective.metric}'"
                 f"{did_you_mean(objective.metric, names)} (valid: {', '.join(names)})"

@@ -7,13 +7,14 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from crmflow.stages.base import LoggedModel
+if TYPE_CHECKING:
+    from crmflow.stages.base import LoggedModel
 
 logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 500

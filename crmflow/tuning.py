@@ -17,6 +17,7 @@ from crmflow.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
+AUTO = "auto"  # an objective metric that means "the stage's default for this component"
 TUNING_KEYS = ("n_trials", "timeout", "seed", "storage", "study_name", "max_failures", "sampler", "objectives")
 
 
@@ -52,6 +53,9 @@ class TuningSettings:
         for stage, entry in (node.get("objectives") or {}).items():
             if stage not in stage_names:
                 raise ConfigError(f"tuning.objectives: unknown stage '{stage}'{did_you_mean(stage, stage_names)}")
+            if entry.get("metric") == AUTO:
+                objectives[stage] = Objective(AUTO, AUTO)
+                continue
             direction = entry.get("direction", "maximize")
             if direction not in DIRECTIONS:
                 raise ConfigError(f"tuning.objectives.{stage}.direction: expected maximize or minimize; got {direction!r}")

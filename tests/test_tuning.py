@@ -10,8 +10,9 @@ from mlflow.tracking import MlflowClient
 
 from crmflow.config.components import parse_component
 from crmflow.errors import ConfigError
+from crmflow.plan import plan_run
 from crmflow.tracking import Tracker
-from crmflow.tuning import TuningSettings, tune
+from crmflow.tuning import Objective, TuningSettings, tune
 
 NODE = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"type": "int", "low": 2, "high": 8}}}
 
@@ -66,3 +67,8 @@ def test_unknown_tuning_key_and_stage_are_named() -> None:
         TuningSettings.parse({"n_trial": 3}, ["segmentation"])
     with pytest.raises(ConfigError, match="tuning.objectives: unknown stage 'segmentaton'; did you mean 'segmentation'"):
         TuningSettings.parse({"objectives": {"segmentaton": {"metric": "x"}}}, ["segmentation"])
+
+
+def test_auto_objective_resolves_to_the_stage_default(compose):
+    plan = plan_run(compose([]))
+    assert plan.tuning.objectives["predictor"] == Objective("roc_auc", "maximize")

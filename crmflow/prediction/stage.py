@@ -67,7 +67,7 @@ class PredictorStage(Stage):
     name = "predictor"
     settings_type = PredictorSettings
 
-    def metric_names(self, settings: PredictorSettings) -> list[str]:
+    def metric_names(self, spec: ComponentSpec) -> list[str]:
         return list(SCORERS)
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:

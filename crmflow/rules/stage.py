@@ -33,8 +33,8 @@ class RulesStage(Stage):
     name = "rules"
     settings_type = RulesSettings
 
-    def metric_names(self, settings: RulesSettings) -> list[str]:
-        k = settings.k
+    def metric_names(self, spec: ComponentSpec) -> list[str]:
+        k = spec.settings.k
         return [f"hit_rate_at_{k}", f"precision_at_{k}", "coverage", f"baseline_hit_rate_at_{k}", "n_rules", "n_itemsets"]
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:

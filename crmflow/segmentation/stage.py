@@ -53,7 +53,7 @@ class SegmentationStage(Stage):
     name = "segmentation"
     settings_type = SegmentationSettings
 
-    def metric_names(self, settings: SegmentationSettings) -> list[str]:
+    def metric_names(self, spec: ComponentSpec) -> list[str]:
         return list(SEGMENTATION_METRICS)
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from crmflow.config.components import ComponentSpec
 from crmflow.data.base import CRMData
 from crmflow.features.table import CustomerTable
+from crmflow.tuning import Objective
 
 
 @dataclass
@@ -57,8 +58,12 @@ class Stage(ABC):
     settings_type: ClassVar[type | None] = None
 
     @abstractmethod
-    def metric_names(self, settings: Any) -> list[str]:
+    def metric_names(self, spec: ComponentSpec) -> list[str]:
         """The metrics `score` returns, so a tuning objective can be checked before any data is read."""
+
+    def default_objective(self, spec: ComponentSpec) -> Objective:
+        """What `tuning.objectives.<stage>: {metric: auto}` means for this component."""
+        return Objective(self.metric_names(spec)[0], "maximize")
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
         """Cheap checks that the data has what this stage needs, before anything is fitted."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,22 @@ def data_file(name: str) -> Path:
             pytest.fail(message + " (CRMFLOW_REQUIRE_DATA=1)")
         pytest.skip(message)
     return path
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m crmflow ARGS` in cwd, with Hydra's output folders kept under cwd."""
+    return subprocess.run(
+        [sys.executable, "-m", "crmflow", *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
+        cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
+    """Exit code 2, one stderr line containing `expected`, and no MLflow store created."""
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (cwd / "mlruns").exists(), "no run may start on bad input"
 
 
 # Five baskets of the textbook market-basket example, used by the rule tests.

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,10 +19,11 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write `fig` as a PNG to `path`, close it, return the path."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -29,7 +31,7 @@ def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path
     """Customers on the first two principal components, coloured by segment."""
     from sklearn.decomposition import PCA
 
-    plt = _pyplot()
+    plt = pyplot()
     values = matrix.to_numpy(dtype="float64")
     components = PCA(n_components=min(2, values.shape[1])).fit_transform(values)
     if components.shape[1] == 1:
@@ -40,7 +42,7 @@ def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path
         ax.scatter(components[mask, 0], components[mask, 1], s=6, alpha=0.6, label=f"segment {segment}")
     ax.set(xlabel="PC 1", ylabel="PC 2", title="Customer segments (PCA projection)")
     ax.legend(markerscale=3, fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Path:
@@ -52,7 +54,7 @@ def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Pat
         roc_curve,
     )
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
     fpr, tpr, _ = roc_curve(y_true, scores)
     roc_ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(y_true, scores):.3f}")
@@ -64,26 +66,26 @@ def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Pat
     pr_ax.set(xlabel="Recall", ylabel="Precision", title="Precision–recall (out-of-fold)")
     roc_ax.legend()
     pr_ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rules_scatter(rules: pd.DataFrame, path: Path) -> Path:
     """Support against confidence for every rule, coloured by lift."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     points = ax.scatter(rules["support"], rules["confidence"], c=rules["lift"], cmap="viridis", s=12)
     fig.colorbar(points, ax=ax, label="lift")
     ax.set(xlabel="support", ylabel="confidence", title=f"{len(rules)} association rules")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def optimization_history(values: pd.Series, direction: str, title: str, path: Path) -> Path:
     """Each completed trial's objective and the best so far."""
-    plt = _pyplot()
+    plt = pyplot()
     best = values.cummax() if direction == "maximize" else values.cummin()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(values.index, values.to_numpy(), "o", alpha=0.6, label="trial")
     ax.plot(best.index, best.to_numpy(), "-", label="best so far")
     ax.set(xlabel="trial", ylabel="objective", title=title)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -32,7 +32,8 @@ def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
 
     recency: days from the last purchase to the cutoff; frequency: distinct baskets;
     monetary: total amount; tenure: days from the first purchase to the cutoff;
-    avg_basket_value: monetary / frequency; mean_interpurchase_days: mean gap between
+    avg_basket_value: monetary / frequency; avg_basket_size: line items per basket;
+    mean_interpurchase_days: mean gap between
     baskets (NaN with a single basket); distinct_items: distinct items bought (when known).
     """
     past = transactions[transactions["timestamp"] <= cutoff]
@@ -40,7 +41,7 @@ def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
         raise DataError(f"features: no transactions on or before the cutoff {cutoff.date()}")
     baskets = (
         past.groupby(basket_keys(past), sort=False, observed=True)
-        .agg(time=("timestamp", "min"), amount=("amount", "sum"))
+        .agg(time=("timestamp", "min"), amount=("amount", "sum"), lines=("amount", "size"))
         .reset_index(level=0)
     )
     per_customer = baskets.groupby("customer_id", sort=True)
@@ -54,6 +55,7 @@ def rfm_features(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFra
         }
     )
     features["avg_basket_value"] = features["monetary"] / features["frequency"]
+    features["avg_basket_size"] = per_customer["lines"].sum() / features["frequency"]
     span = (last - first) / _DAY
     features["mean_interpurchase_days"] = (span / (features["frequency"] - 1)).where(features["frequency"] > 1)
     if "item" in past and past["item"].notna().any():

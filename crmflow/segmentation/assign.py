@@ -14,7 +14,8 @@ class SegmentAssigner(TransformerMixin, BaseEstimator):
     """Add a categorical `segment` column computed by a segmenter fitted on the training rows.
 
     Segmenters without `predict` (e.g. DBSCAN) assign new rows the segment of their nearest
-    training customer, so the whole model scores raw customer rows.
+    training customer, so the whole model scores raw customer rows. Rule-based segmenters
+    (`raw_features = True`) read the raw columns and the training label, not the preprocessed matrix.
     """
 
     def __init__(self, preprocessor: Any, segmenter: Any, columns: list[str] | None = None) -> None:
@@ -25,16 +26,23 @@ class SegmentAssigner(TransformerMixin, BaseEstimator):
     def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
         return X[list(self.columns)] if self.columns else X
 
+    def _embed(self, X: pd.DataFrame, fit: bool = False) -> pd.DataFrame:
+        if getattr(self.segmenter, "raw_features", False):
+            return self._inputs(X)
+        if fit:
+            self.preprocessor_ = clone(self.preprocessor)
+            return self.preprocessor_.fit_transform(self._inputs(X))
+        return self.preprocessor_.transform(self._inputs(X))
+
     def fit(self, X: pd.DataFrame, y: Any = None) -> SegmentAssigner:
-        self.preprocessor_ = clone(self.preprocessor)
-        embedded = self.preprocessor_.fit_transform(self._inputs(X))
+        embedded = self._embed(X, fit=True)
         segmenter = clone(self.segmenter)
-        labels = segmenter.fit_predict(embedded)
+        labels = segmenter.fit_predict(embedded, y)
         self.assigner_ = segmenter if hasattr(segmenter, "predict") else KNeighborsClassifier(1).fit(embedded, labels)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        labels = self.assigner_.predict(self.preprocessor_.transform(self._inputs(X)))
+        labels = self.assigner_.predict(self._embed(X))
         return X.assign(segment=np.char.add("segment_", np.asarray(labels).astype(str)).astype(object))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

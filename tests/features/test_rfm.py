@@ -33,6 +33,7 @@ def test_features_before_the_cutoff(log: pd.DataFrame) -> None:
     assert (c1.recency, c1.frequency, c1.monetary, c1.tenure) == (20, 2, 35, 30)
     assert (c1.avg_basket_value, c1.mean_interpurchase_days, c1.distinct_items) == (17.5, 10, 2)
     assert (c2.recency, c2.frequency, c2.monetary, c2.tenure, c2.avg_basket_value) == (26, 1, 7, 26, 7)
+    assert (c1.avg_basket_size, c2.avg_basket_size) == (1.5, 1)  # B1 has two lines, B2 one
     assert math.isnan(c2.mean_interpurchase_days)
 
 

@@ -1,0 +1,100 @@
+"""Decision-tree segments: the leaves of a shallow tree fitted on a target, each named by its path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils.validation import check_is_fitted
+
+from crmflow.errors import DataError
+
+
+def leaf_paths(tree: Any, feature_names: list[str]) -> dict[int, str]:
+    """Each leaf's node id -> its path, e.g. "recency <= 45.5 and frequency > 2.5"."""
+    structure = tree.tree_
+    paths: dict[int, str] = {}
+    stack: list[tuple[int, list[str]]] = [(0, [])]
+    while stack:
+        node, conditions = stack.pop()
+        left, right = structure.children_left[node], structure.children_right[node]
+        if left == right:  # a leaf
+            paths[node] = " and ".join(conditions) or "all customers"
+            continue
+        name, threshold = feature_names[structure.feature[node]], structure.threshold[node]
+        stack.append((right, [*conditions, f"{name} > {threshold:.4g}"]))
+        stack.append((left, [*conditions, f"{name} <= {threshold:.4g}"]))
+    return paths
+
+
+class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
+    """Segments = leaves of a shallow decision tree on the raw numeric features.
+
+    The tree predicts the run's label (e.g. churn) when `target` is null, else the numeric feature
+    `target` (a regression tree; that column is left out of the inputs). Leaves are numbered in
+    tree order and `segment_names_` holds each leaf's path, so every segment explains itself.
+    """
+
+    raw_features = True
+
+    def __init__(
+        self,
+        target: str | None = None,
+        max_depth: int = 3,
+        min_samples_leaf: float = 0.05,
+        criterion: str | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.target = target
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.criterion = criterion
+        self.random_state = random_state
+
+    def _inputs(self, X: pd.DataFrame) -> pd.DataFrame:
+        numeric = X.select_dtypes("number")
+        return numeric.drop(columns=[self.target]) if self.target else numeric
+
+    def check_features(self, X: pd.DataFrame, y: Any = None) -> None:
+        """The target must exist (a numeric column, or the run's label) and numeric inputs remain."""
+        if self.target is not None and self.target not in X.select_dtypes("number").columns:
+            raise DataError(
+                f"segmentation.target: '{self.target}' is not a numeric customer feature; "
+                f"numeric features: {list(X.select_dtypes('number').columns)}"
+            )
+        if self.target is None and y is None:
+            raise DataError(
+                "segmentation: decision_tree needs a target: the run's label (e.g. features=rfm churn) "
+                "or segmentation.target naming a numeric feature"
+            )
+        if self._inputs(X).shape[1] == 0:
+            raise DataError("segmentation: decision_tree needs numeric customer features besides the target")
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> DecisionTreeSegmenter:
+        self.check_features(X, y)
+        inputs = self._inputs(X)
+        if self.target is None:
+            tree: Any = DecisionTreeClassifier(criterion=self.criterion or "gini", class_weight="balanced")
+            target = np.asarray(y)
+        else:
+            tree = DecisionTreeRegressor(criterion=self.criterion or "squared_error")
+            target = X[self.target].to_numpy(dtype="float64")
+        tree.set_params(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
+        self.tree_ = tree.fit(inputs, target)
+        self.feature_names_ = list(inputs.columns)
+        paths = leaf_paths(self.tree_, self.feature_names_)
+        self.leaf_index_ = {leaf: i for i, leaf in enumerate(sorted(paths))}
+        self.segment_names_ = {self.leaf_index_[leaf]: path for leaf, path in paths.items()}
+        self.labels_ = self.predict(X)
+        return self
+
+    def fit_predict(self, X: pd.DataFrame, y: Any = None, **kwargs: Any) -> np.ndarray:
+        return self.fit(X, y).labels_
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "tree_")
+        leaves = self.tree_.apply(X[self.feature_names_])
+        return np.asarray([self.leaf_index_[leaf] for leaf in leaves])

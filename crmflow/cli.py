@@ -23,6 +23,7 @@ from crmflow.paths import config_dir
 
 VERBOSE_FLAG = "--verbose"
 VERBOSE_ENV = "CRMFLOW_VERBOSE"
+_FAILED_JOBS: list[str] = []  # "job: reason" for each multirun job that stopped on a crmflow error
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -42,7 +43,12 @@ def _task(cfg: DictConfig) -> None:
     try:
         result = run(cfg, info)
     except CrmflowError as error:
-        _fail(error)
+        if sweep_id is None:
+            _fail(error)
+        job = " ".join(info.overrides) or "defaults"
+        _FAILED_JOBS.append(f"{job}: {explain(error)}")
+        print(f"crmflow: error in sweep job [{job}]: {explain(error)}; the sweep goes on", file=sys.stderr, flush=True)
+        return
     print(format_summary(result), flush=True)
 
 
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
         _task()
     except (CrmflowError, HydraException) as error:
         _fail(error)
+    if _FAILED_JOBS:
+        print(f"crmflow: {len(_FAILED_JOBS)} sweep job(s) failed:", *_FAILED_JOBS, sep="\n  ", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

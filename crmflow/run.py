@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ def _log_inputs(ctx: RunContext, tracker: Tracker) -> None:
 
 
 def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan, tracker: Tracker) -> StageSummary:
+    started = time.perf_counter()
     prepared = stage.prepare(spec, ctx)
     tuned = None
     params: dict[str, Any] = {}
@@ -116,6 +118,7 @@ def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan
         ctx.outputs[f"{stage.name}.tuning"] = tuned
         _log_history(stage.name, tuned, ctx.artifact_dir, tracker)
     result = stage.finalize(spec.build(params), prepared, spec, ctx)
+    result.metrics["seconds"] = round(time.perf_counter() - started, 3)
     tracker.log_metrics(result.metrics, prefix=f"{stage.name}.")
     if params:
         tracker.log_params({f"{stage.name}.best.{k}": str(v) for k, v in params.items()})

@@ -103,7 +103,8 @@ def _progress(stage: str, objective: Objective, total: int) -> Callable[[optuna.
                 stage, done, total, objective.metric, trial.value, best.value, best.number,
             )
         else:
-            logger.warning("%s: trial %d/%d %s", stage, done, total, trial.state.name.lower())
+            reason = trial.user_attrs.get("error", "")
+            logger.warning("%s: trial %d/%d %s %s", stage, done, total, trial.state.name.lower(), reason)
 
     return report
 
@@ -127,7 +128,7 @@ def tune(
 ) -> TuningResult:
     """Run the stage's study; each trial is a nested MLflow run that ends FINISHED or FAILED."""
     objective = settings.objectives[stage]
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
     study = optuna.create_study(
         direction=objective.direction,
         sampler=_sampler(settings),
@@ -140,11 +141,15 @@ def tune(
         params = spec.search_space.suggest(trial)
         tags = {"crmflow.stage": stage, "crmflow.trial": str(trial.number)}
         with tracker.child_run(f"{stage} · trial {trial.number}", params, tags):
-            metrics = evaluate(params)
-            tracker.log_metrics(metrics)
-            value = metrics[objective.metric]
-            if not math.isfinite(value):
-                raise ValueError(f"{objective.metric} is {value}")
+            try:
+                metrics = evaluate(params)
+                tracker.log_metrics(metrics)
+                value = metrics[objective.metric]
+                if not math.isfinite(value):
+                    raise ValueError(f"{objective.metric} is {value}")
+            except Exception as error:
+                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+                raise
         trial.set_user_attr("metrics", metrics)
         return value
 
@@ -159,9 +164,10 @@ def tune(
     complete = states.count(optuna.trial.TrialState.COMPLETE)
     failed = states.count(optuna.trial.TrialState.FAIL)
     if complete == 0:
+        last = next((t.user_attrs["error"] for t in reversed(study.trials) if "error" in t.user_attrs), "see the log")
         raise ConfigError(
-            f"tuning: all {failed} trials of {stage}={spec.short_name} failed; "
-            f"check {stage} parameters and {stage}.search_space (trial errors are in the log)"
+            f"tuning: all {failed} trials of {stage}={spec.short_name} failed (last: {last}); "
+            f"check {stage} parameters and {stage}.search_space"
         )
     history = study.trials_dataframe(attrs=("number", "value", "state", "params", "duration"))
     return TuningResult(objective, dict(study.best_params), float(study.best_value), complete, failed, history)

@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import assert_one_line_error, run_cli
 from mlflow.tracking import MlflowClient
 
-
-def crmflow(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crmflow", *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
-        cwd=cwd, capture_output=True, text=True, timeout=600,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and expected in lines[0], result.stderr
-    assert not (cwd / "mlruns").exists(), "no run may start on bad input"
+crmflow = run_cli
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["segmentation=kmean"], "segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: gmm, kmeans, none)"),
+        (["segmentation=kmean"], ("segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: agglomerative, "
+                                  "birch, dbscan, decision_tree, gmm, hdbscan, kmeans, minibatch_kmeans, none, rfm_quantiles)")),
         (["segmentation.n_cluster=3"], "segmentation.n_cluster: unknown key; did you mean 'n_clusters'?"),
         (["segmentaton=gmm"], "segmentaton: unknown key; did you mean 'segmentation'?"),
         (["+experiment=nope"], "experiment: unknown option 'nope'"),
@@ -77,3 +65,20 @@ def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
     assert {r.info.run_name for r in parents} == {
         "kmeans · logistic_regression", "kmeans · random_forest", "gmm · logistic_regression", "gmm · random_forest"}
     assert "MLflow run" in result.stdout and "mlflow ui --backend-store-uri" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_failing_sweep_job_is_reported_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    result = crmflow(
+        "--multirun", "segmentation=dbscan,kmeans", "segmentation.settings.max_noise_share=0.0",
+        "tuning.n_trials=2", "data.n_customers=400", "data.days=400", "rules=none", "predictor=none",
+        f"tracking.uri={uri}", cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "crmflow: 1 sweep job(s) failed:" in result.stderr
+    assert "segmentation=dbscan" in result.stderr and "max_noise_share" in result.stderr
+    client = MlflowClient(uri)
+    parents = [r for r in client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+               if "mlflow.parentRunId" not in r.data.tags]
+    assert sorted((r.info.run_name, r.info.status) for r in parents) == [("dbscan", "FAILED"), ("kmeans", "FINISHED")]

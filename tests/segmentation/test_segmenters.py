@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 from helpers import compose_config
 
+from crmflow.data.base import CRMData
 from crmflow.errors import ConfigError, DataError
+from crmflow.features.table import CustomerTable
 from crmflow.paths import config_dir
 from crmflow.plan import plan_run
 from crmflow.preprocessing import build_preprocessor
@@ -20,6 +22,7 @@ from crmflow.segmentation.rfm_scores import RFMQuantileSegmenter, midrank_percen
 from crmflow.segmentation.stability import bootstrap_stability
 from crmflow.segmentation.stage import SegmentationStage
 from crmflow.segmentation.tree_segments import DecisionTreeSegmenter
+from crmflow.stages.base import RunContext
 
 OPTIONS = sorted(p.stem for p in (config_dir() / "segmentation").glob("*.yaml") if p.stem not in ("_settings", "none"))
 SMALL = ["data.n_customers=1500", "rules=none", "predictor=none", "tuning=off"]
@@ -139,3 +142,22 @@ def test_density_candidate_that_is_mostly_noise_fails_its_trial(scratch: Path) -
 
 def test_stage_is_registered() -> None:
     assert SegmentationStage.name == "segmentation"
+
+
+@pytest.mark.parametrize(
+    ("frame", "preprocessing", "message"),
+    [
+        (pd.DataFrame({"a": [1.0] * 6, "b": [2.0] * 6}), "standard", "every feature is constant after preprocessing"),
+        (pd.DataFrame({"a": [np.nan] * 6, "b": [1.0, 2, 3, 4, 5, 6]}), "none", r"columns \['a'\] are all NaN"),
+        (pd.DataFrame({"a": list("xyzxyz"), "b": [1.0, 2, 3, 4, 5, 6]}), "none", r"non-numeric columns \['a'\]"),
+    ],
+    ids=["constant", "all-nan", "non-numeric"],
+)
+def test_bad_matrices_fail_before_fitting(frame: pd.DataFrame, preprocessing: str, message: str, tmp_path: Path) -> None:
+    cfg = compose_config(["rules=none", "predictor=none", f"preprocessing={preprocessing}"])
+    plan = plan_run(cfg)
+    (stage, spec), = plan.stages
+    ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
+    stage.check(spec, ctx)
+    with pytest.raises(DataError, match=f"^segmentation: .*{message}"):
+        stage.prepare(spec, ctx)

@@ -107,7 +107,7 @@ def baskets_from_transactions(transactions: pd.DataFrame) -> Baskets:
     basket, item = np.divmod(pairs, len(names))
     bounds = [0, *(np.flatnonzero(np.diff(basket)) + 1).tolist(), len(pairs)]
     flat = names[item].tolist()
-    items = [frozenset(flat[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]
+    items = [frozenset(flat[start:stop]) for start, stop in itertools.pairwise(bounds)]
     logger.debug("built %d baskets from %d transaction rows", len(items), len(rows))
     return Baskets(
         items=items,

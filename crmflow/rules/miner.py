@@ -6,7 +6,7 @@ import importlib
 import logging
 import math
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
@@ -50,9 +50,10 @@ METRICS: dict[str, tuple[float, float]] = {
     "lift": (0.0, math.inf),
     "leverage": (-1.0, 1.0),
     "conviction": (0.0, math.inf),
+    "zhangs_metric": (-1.0, 1.0),
 }
 RULE_COLUMNS = [
-    "antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction",
+    "antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric",
     "antecedent_count", "support_count",
 ]  # fmt: skip
 # mlxtend compares floats; candidates are pre-filtered this much below the threshold, then exactly.
@@ -74,8 +75,11 @@ class _RuleIndex:
 class AssociationRules(BaseEstimator):
     """Mine frequent itemsets and association rules (arules conventions, exact thresholds).
 
-    Support is compared as an integer basket count (count >= ceil(min_support * n)) and rule
-    metrics are computed from integer counts, so ties at a threshold are kept as arules keeps them.
+    Support is compared as an integer basket count (count >= ceil(min_support * n), or an int
+    min_support >= 1 taken as the count itself) and rule metrics are computed from integer counts,
+    so ties at a threshold are kept as arules keeps them. `exclude_items` are removed from every
+    basket before mining (e.g. carrier bags, postage). `max_itemsets` stops the mining with a
+    ConfigError, before memory runs out, when the frequent item pairs alone exceed it.
     """
 
     def __init__(
@@ -88,6 +92,8 @@ class AssociationRules(BaseEstimator):
         min_len: int = 2,
         single_consequent: bool = True,
         max_rules: int | None = None,
+        exclude_items: Sequence[str] = (),
+        max_itemsets: int = 2_000_000,
     ) -> None:
         self.algorithm = algorithm
         self.min_support = min_support
@@ -97,10 +103,15 @@ class AssociationRules(BaseEstimator):
         self.min_len = min_len
         self.single_consequent = single_consequent
         self.max_rules = max_rules
+        self.exclude_items = exclude_items
+        self.max_itemsets = max_itemsets
 
     def fit(self, baskets: Baskets) -> AssociationRules:
         """Mine itemsets and rules from ``baskets``; learned state ends in ``_``."""
-        self._validate_params()
+        self.check_params()
+        if self.exclude_items:
+            excluded = frozenset(self.exclude_items)
+            baskets = Baskets(items=[basket - excluded for basket in baskets.items])
         _check_baskets(baskets)
         matrix, items = encode_baskets(baskets)
         n = matrix.shape[0]
@@ -149,12 +160,14 @@ class AssociationRules(BaseEstimator):
         rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
         return rows[rank < k], items[rank < k]
 
-    def _validate_params(self) -> None:
+    def check_params(self) -> None:
         """Raise ConfigError naming the first invalid parameter, its rule and the value received."""
         _check_choice("algorithm", self.algorithm, ALGORITHMS)
         _check_choice("metric", self.metric, METRICS)
-        if not _is_real(self.min_support) or not 0 < self.min_support <= 1:
-            raise _param_error("min_support", "a float in the range (0, 1]", self.min_support)
+        if not _is_real(self.min_support) or not 0 < self.min_support <= 1 and not _is_count(self.min_support):
+            raise _param_error(
+                "min_support", "a float in the range (0, 1] or an int basket count >= 1", self.min_support
+            )
         low, high = METRICS[self.metric]
         if not _is_real(self.min_threshold) or not low <= self.min_threshold <= high:
             rule = f"a float in the range [{low:g}, {high:g}{']' if high < math.inf else ')'}"
@@ -162,6 +175,9 @@ class AssociationRules(BaseEstimator):
         check_int("min_len", self.min_len, 2)
         check_int("max_len", self.max_len, max(2, self.min_len), allow_none=True)
         check_int("max_rules", self.max_rules, 1, allow_none=True)
+        check_int("max_itemsets", self.max_itemsets, 1)
+        if isinstance(self.exclude_items, str) or not all(isinstance(i, str) for i in self.exclude_items):
+            raise _param_error("exclude_items", "a list of item names", self.exclude_items)
         if not isinstance(self.single_consequent, (bool, np.bool_)):
             raise _param_error("single_consequent", "an instance of 'bool'", self.single_consequent)
 
@@ -169,6 +185,7 @@ class AssociationRules(BaseEstimator):
         """Frequent itemsets (support, itemsets, support_count) from the chosen mlxtend miner."""
         n = matrix.shape[0]
         min_count = min_support_count(self.min_support, n)
+        self._guard_itemset_count(matrix, min_count)
         frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=items)
         miner = getattr(frequent_patterns(), self.algorithm)
         # Half a basket below the integer threshold: mlxtend's ceil(min_support * n) and its
@@ -179,6 +196,20 @@ class AssociationRules(BaseEstimator):
         return pd.DataFrame(
             {"support": counts / n, "itemsets": found["itemsets"].to_numpy(), "support_count": counts}
         )
+
+    def _guard_itemset_count(self, matrix: sp.csr_matrix, min_count: int) -> None:
+        """ConfigError when the frequent item pairs (counted from the sparse co-occurrence matrix) exceed max_itemsets."""
+        if self.max_len is not None and self.max_len < 2:
+            return
+        frequent = np.flatnonzero(np.asarray(matrix.sum(axis=0)).ravel() >= min_count)
+        sub = matrix[:, frequent].astype(np.int32)
+        pairs = int((sp.triu(sub.T @ sub, k=1) >= min_count).sum())
+        if len(frequent) + pairs > self.max_itemsets:
+            raise ConfigError(
+                f"rules.min_support: {self.min_support} makes {len(frequent)} frequent items and {pairs} frequent "
+                f"pairs, above rules.max_itemsets={self.max_itemsets} before longer itemsets are counted; "
+                "raise rules.min_support or set a small rules.max_len"
+            )
 
     def _rules(self, matrix: sp.csr_matrix, items: list[str]) -> pd.DataFrame:
         """Rules passing min_len, single_consequent and the exact metric threshold, sorted."""
@@ -213,8 +244,15 @@ class AssociationRules(BaseEstimator):
 
 
 def min_support_count(min_support: float, n: int) -> int:
-    """The least basket count whose support reaches ``min_support``, free of float error."""
+    """The least basket count whose support reaches ``min_support`` (an int >= 1 is the count), free of float error."""
+    if _is_count(min_support):
+        return int(min_support)
     return max(1, math.ceil(round(min_support * n, 9)))
+
+
+def _is_count(value: Any) -> bool:
+    """An absolute basket count: an int (not bool) >= 1."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
 def _check_baskets(baskets: Baskets) -> None:
@@ -269,14 +307,17 @@ def _with_metrics(rules: pd.DataFrame, count: _Counter, n: int) -> pd.DataFrame:
     a = count(rules["antecedents"]).astype(np.float64)
     c = count(rules["consequents"]).astype(np.float64)
     ac = count(rules["antecedents"].combine(rules["consequents"], frozenset.union)).astype(np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         conviction = np.where(ac < a, (n - c) * a / (n * (a - ac)), np.inf)
+        # Zhang's metric in counts: (n·ac − a·c) / max(ac·(n − a), a·(c − ac))
+        zhang = (ac * n - a * c) / np.maximum(ac * (n - a), a * (c - ac))
     out = rules.assign(
         support=ac / n,
         confidence=ac / a,
         lift=(ac * n) / (a * c),
         leverage=(ac * n - a * c) / (float(n) * n),
         conviction=conviction,
+        zhangs_metric=np.nan_to_num(zhang, nan=0.0),
         antecedent_count=a.astype(np.int64),
         support_count=ac.astype(np.int64),
     )

@@ -38,6 +38,7 @@ class RulesStage(Stage):
         return [f"hit_rate_at_{k}", f"precision_at_{k}", "coverage", f"baseline_hit_rate_at_{k}", "n_rules", "n_itemsets"]
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
+        spec.build({}).check_params()
         if not ctx.data.has_column("item"):
             raise DataError(
                 "rules: the data has no 'item' column; association rules need one item per "

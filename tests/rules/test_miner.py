@@ -210,8 +210,8 @@ def test_recommend_before_fit_raises() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"min_support": 0}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1]. Got 0 instead."),
-        ({"min_support": True}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1]. Got True instead."),
+        ({"min_support": 0}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got 0 instead."),
+        ({"min_support": True}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got True instead."),
         ({"algorithm": "fpgrowh"}, "The 'algorithm' parameter of AssociationRules must be a str among {'apriori', 'fpgrowth', 'fpmax', 'hmine'}. Got 'fpgrowh' instead; did you mean 'fpgrowth'?"),
         ({"metric": "confidance"}, "Got 'confidance' instead; did you mean 'confidence'?"),
         ({"min_threshold": 1.5}, "The 'min_threshold' parameter of AssociationRules must be a float in the range [0, 1] for metric='confidence'. Got 1.5 instead."),
@@ -285,3 +285,31 @@ def test_groceries_matches_arules_5668_rules() -> None:
 def test_groceries_matches_arules_463_rules(algorithm: str) -> None:
     miner = AssociationRules(algorithm=algorithm, min_support=0.006, min_threshold=0.25, min_len=2)
     assert len(miner.fit(_groceries()).rules_) == 463
+
+
+def test_an_int_min_support_is_an_absolute_basket_count() -> None:
+    by_count = AssociationRules(min_support=3, min_threshold=0.0).fit(Baskets(items=TOY))
+    by_share = AssociationRules(min_support=0.6, min_threshold=0.0).fit(Baskets(items=TOY))
+    assert by_count.itemsets_["support_count"].min() == 3
+    pd.testing.assert_frame_equal(by_count.rules_, by_share.rules_)
+
+
+def test_excluded_items_leave_every_basket_before_mining() -> None:
+    miner = AssociationRules(min_support=0.2, min_threshold=0.0, exclude_items=["beer", "cola"]).fit(Baskets(items=TOY))
+    assert "beer" not in miner.items_ and "cola" not in miner.items_
+    assert not any("beer" in itemset for itemset in miner.itemsets_["itemsets"])
+
+
+def test_zhangs_metric_by_hand() -> None:
+    # beer -> diapers in the toy baskets: n=5, a=3, c=4, ac=3: (5·3 − 3·4) / max(3·2, 3·1) = 0.5
+    miner = AssociationRules(min_support=0.2, metric="zhangs_metric", min_threshold=0.5).fit(Baskets(items=TOY))
+    rule = miner.rules_[(miner.rules_["antecedents"] == frozenset({"beer"}))
+                        & (miner.rules_["consequents"] == frozenset({"diapers"}))]
+    assert rule["zhangs_metric"].item() == pytest.approx(0.5)
+    assert (miner.rules_["zhangs_metric"] >= 0.5).all()
+
+
+def test_itemset_explosion_stops_before_mining() -> None:
+    with pytest.raises(ConfigError, match=r"rules.min_support: 1 makes 6 frequent items and \d+ frequent pairs, "
+                                          r"above rules.max_itemsets=10 .*raise rules.min_support or set a small rules.max_len"):
+        AssociationRules(min_support=1, max_itemsets=10).fit(Baskets(items=TOY))

@@ -5,24 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sklearn.base import clone
+
 from crmflow.config.components import ComponentSpec
 from crmflow.errors import DataError
 from crmflow.plots import rules_scatter
 from crmflow.rules.baskets import Baskets, baskets_from_transactions
 from crmflow.rules.evaluation import evaluate_recommendations
+from crmflow.rules.report import evaluation_table, top_rules_markdown
 from crmflow.stages.base import RunContext, Stage, StageResult
 
 
 @dataclass
 class RulesSettings:
-    """`rules.settings`: share of the latest baskets held out, and k of hit-rate@k."""
+    """`rules.settings`: share of the latest baskets held out, k of hit-rate@k, rules in the readable top table."""
 
     holdout_fraction: float
     k: int
+    top_rules: int
 
 
 @dataclass
 class RulesInput:
+    """All baskets, their earlier (train) and latest (holdout) parts, k and the seed."""
+
+    baskets: Baskets
     train: Baskets
     holdout: Baskets
     k: int
@@ -48,7 +55,7 @@ class RulesStage(Stage):
     def prepare(self, spec: ComponentSpec, ctx: RunContext) -> RulesInput:
         baskets = baskets_from_transactions(ctx.data.transactions)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
-        return RulesInput(train, holdout, spec.settings.k, ctx.seed)
+        return RulesInput(baskets, train, holdout, spec.settings.k, ctx.seed)
 
     def _mine_and_score(self, miner: Any, prepared: RulesInput) -> dict[str, float]:
         miner.fit(prepared.train)
@@ -59,13 +66,20 @@ class RulesStage(Stage):
         return self._mine_and_score(estimator, prepared)
 
     def finalize(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
+        """Score the chosen miner on the holdout, then mine the logged rules table from all baskets."""
         metrics = self._mine_and_score(estimator, prepared)
+        estimator = clone(estimator).fit(prepared.baskets)
+        metrics.update(n_rules=float(len(estimator.rules_)), n_itemsets=float(len(estimator.itemsets_)))
         table = estimator.rules_.copy()
         for column in ("antecedents", "consequents"):
             table[column] = table[column].map(lambda items: ", ".join(sorted(items)))
         rules_path = ctx.artifact_dir / "rules.csv"
         table.to_csv(rules_path, index=False)
-        artifacts = [rules_path]
+        top_path = ctx.artifact_dir / "top_rules_by_lift.md"
+        top_path.write_text(top_rules_markdown(table, spec.settings.top_rules))
+        evaluation_path = ctx.artifact_dir / "evaluation_vs_baseline.csv"
+        evaluation_table(metrics, prepared.k).to_csv(evaluation_path, index=False)
+        artifacts = [rules_path, top_path, evaluation_path]
         if len(table):
             artifacts.append(rules_scatter(table, ctx.artifact_dir / "rules_scatter.png"))
         ctx.outputs["rules"] = estimator.rules_

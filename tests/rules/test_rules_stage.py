@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import compose_config
 
@@ -28,7 +29,10 @@ def test_default_rules_beat_the_popularity_baseline(tmp_path: Path) -> None:
     result = stage.finalize(spec.build(), prepared, spec, ctx)
     assert result.metrics["hit_rate_at_5"] > result.metrics["baseline_hit_rate_at_5"] + 0.05
     assert result.metrics["coverage"] > 0.9
-    assert {p.name for p in result.artifacts} == {"rules.csv", "rules_scatter.png"}
+    assert {p.name for p in result.artifacts} == {
+        "rules.csv", "rules_scatter.png", "top_rules_by_lift.md", "evaluation_vs_baseline.csv"}
+    assert result.metrics["n_rules"] == len(pd.read_csv(tmp_path / "rules.csv"))  # mined on all baskets
+    assert (tmp_path / "top_rules_by_lift.md").read_text().startswith("Top 20 of ")
 
 
 def test_data_without_items_is_refused_before_mining(tmp_path: Path) -> None:

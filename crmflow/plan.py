@@ -11,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from crmflow.config.components import ComponentSpec, build_node, parse_component
 from crmflow.errors import ConfigError, did_you_mean
+from crmflow.forecasting.stage import ForecasterStage
 from crmflow.prediction.stage import PredictorStage
 from crmflow.preprocessing import build_preprocessor
 from crmflow.rules.stage import RulesStage
@@ -18,7 +19,7 @@ from crmflow.segmentation.stage import SegmentationStage
 from crmflow.stages.base import Stage
 from crmflow.tuning import AUTO, TuningSettings
 
-STAGES: tuple[Stage, ...] = (SegmentationStage(), RulesStage(), PredictorStage())
+STAGES: tuple[Stage, ...] = (SegmentationStage(), RulesStage(), PredictorStage(), ForecasterStage())
 TOP_LEVEL_KEYS = (
     "seed", "name", "data_dir", "data", "features", "preprocessing",
     "segmentation", "rules", "predictor", "forecaster", "tuning", "tracking",
@@ -63,10 +64,15 @@ def _optional_component(config: Mapping[str, Any], key: str) -> Any | None:
     return None if node.get("_target_") is None else build_node(node, key)
 
 
-def _check_forecaster(config: Mapping[str, Any]) -> None:
+def _check_forecaster_segments(config: Mapping[str, Any]) -> None:
+    """Per-segment forecasts need the segmentation stage's labels."""
     node = config.get("forecaster") or {}
-    if node.get("_target_") is not None:
-        raise ConfigError("forecaster: this version of crmflow has no forecasting stage yet; use forecaster=none")
+    per_segment = (node.get("settings") or {}).get("per_segment")
+    if node.get("_target_") is not None and per_segment and (config.get("segmentation") or {}).get("_target_") is None:
+        raise ConfigError(
+            "forecaster.settings.per_segment: needs segment labels, but segmentation=none; choose a "
+            "segmentation (e.g. segmentation=kmeans) or set forecaster.settings.per_segment=false"
+        )
 
 
 def plan_run(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
@@ -79,7 +85,7 @@ def plan_run(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
     features = _optional_component(config, "features")
     preprocessing = _section(config, "preprocessing")
     build_preprocessor(preprocessing)
-    _check_forecaster(config)
+    _check_forecaster_segments(config)
     stages = []
     for stage in STAGES:
         node = _section(config, stage.name)

@@ -125,7 +125,9 @@ def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan
     tracker.log_artifacts(result.artifacts, folder=stage.name)
     summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned)
     if result.model is not None:
-        ctx.outputs["model_uri"] = tracker.log_model(result.model)
+        uri = tracker.log_model(result.model)
+        ctx.outputs[f"{stage.name}.model_uri"] = uri
+        ctx.outputs.setdefault("model_uri", uri)  # the first stage's model (the predictor's, when it runs)
     return summary
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,7 +133,10 @@ class Tracker:
 
     @staticmethod
     def log_model(logged: LoggedModel) -> str:
-        """Log a fitted sklearn pipeline (skops format) with signature and input example; return its URI."""
+        """Log a fitted sklearn pipeline (skops format), or a pyfunc model (flavor "pyfunc", e.g. a
+        forecaster), with signature and input example; return its URI."""
+        if logged.flavor == "pyfunc":
+            return _log_pyfunc_model(logged)
         import mlflow.sklearn
         import sklearn
         import skops.io
@@ -154,3 +158,23 @@ class Tracker:
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", "pandas", "numpy"],
         )
         return info.model_uri
+
+
+def _log_pyfunc_model(logged: LoggedModel) -> str:
+    """Log an mlflow.pyfunc.PythonModel (cloudpickled, with crmflow's code) and the stage's requirements."""
+    import mlflow.pyfunc
+    from mlflow.models import infer_signature
+
+    example = logged.input_example
+    with warnings.catch_warnings():  # integer inputs (e.g. a horizon) are never missing here
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        signature = infer_signature(example, logged.model.predict(None, example))
+        info = mlflow.pyfunc.log_model(
+            name=logged.name,
+            python_model=logged.model,
+            signature=signature,
+            input_example=example,
+            code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=logged.pip_requirements or None,
+        )
+    return info.model_uri

@@ -32,11 +32,17 @@ class RunContext:
 
 @dataclass
 class LoggedModel:
-    """A fitted scikit-learn model to log, with an input example of raw rows."""
+    """A fitted model to log, with an input example of raw rows.
+
+    flavor "sklearn": a scikit-learn estimator (skops format); "pyfunc": an `mlflow.pyfunc.PythonModel`
+    (e.g. a fitted forecaster) whose `pip_requirements` are listed by the stage.
+    """
 
     model: Any
     input_example: Any
     name: str
+    flavor: str = "sklearn"
+    pip_requirements: list[str] = field(default_factory=list)
 
 
 @dataclass

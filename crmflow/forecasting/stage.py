@@ -1,0 +1,198 @@
+"""The forecaster stage: aggregate once, backtest per trial, refit the best and forecast ahead."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from crmflow.config.components import ComponentSpec
+from crmflow.errors import ConfigError, DataError
+from crmflow.forecasting.backtest import RollingOrigin, backtest
+from crmflow.forecasting.base import Forecaster
+from crmflow.forecasting.baselines import SeasonalNaiveForecaster
+from crmflow.forecasting.metrics import FORECAST_METRICS, forecast_metrics
+from crmflow.forecasting.plots import forecast_plot
+from crmflow.forecasting.series import aggregate, series_name
+from crmflow.stages.base import LoggedModel, RunContext, Stage, StageResult
+from crmflow.tuning import Objective
+
+logger = logging.getLogger(__name__)
+UNASSIGNED = "unassigned"  # customers without a segment label (e.g. first seen after the feature cutoff)
+
+
+@dataclass
+class ForecasterSettings:
+    """`forecaster.settings`: what is aggregated how, the backtest windows, interval level, per-segment runs."""
+
+    frequency: str
+    value: str
+    seasonal_period: int
+    horizon: int
+    folds: int
+    step: int
+    interval: float
+    per_segment: bool
+    complete_periods_only: bool
+
+    def __post_init__(self) -> None:
+        for name in ("seasonal_period", "horizon", "folds", "step"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"forecaster.settings.{name}: expected an int >= 1; got {value!r}")
+        if isinstance(self.interval, bool) or not isinstance(self.interval, Real) or not 0 < self.interval < 1:
+            raise ConfigError(f"forecaster.settings.interval: expected a level in (0, 1), e.g. 0.95; got {self.interval!r}")
+
+    @property
+    def windows(self) -> RollingOrigin:
+        return RollingOrigin(self.horizon, self.folds, self.step)
+
+
+@dataclass
+class ForecastInput:
+    """The series to forecast, per-segment series (or None), and the baseline's backtest."""
+
+    series: pd.Series
+    segments: pd.DataFrame | None
+    settings: ForecasterSettings
+    baseline: pd.DataFrame
+
+
+def _total_series(ctx: RunContext, settings: ForecasterSettings) -> pd.Series:
+    table = aggregate(ctx.data.transactions, settings.frequency, settings.value,
+                      complete_periods_only=settings.complete_periods_only)
+    return table["total"].rename(series_name(settings.frequency, settings.value))
+
+
+def _segment_table(ctx: RunContext, settings: ForecasterSettings) -> pd.DataFrame:
+    labels = ctx.outputs.get("segment_labels")
+    if labels is None:
+        raise DataError(
+            "forecaster.settings.per_segment: needs segment labels from the segmentation stage; "
+            "choose a segmentation (e.g. segmentation=kmeans) or set forecaster.settings.per_segment=false"
+        )
+    transactions = ctx.data.transactions
+    groups = transactions["customer_id"].map(labels.astype(str)).fillna(UNASSIGNED)
+    return aggregate(transactions, settings.frequency, settings.value, groups, settings.complete_periods_only)
+
+
+def _baseline(settings: ForecasterSettings) -> SeasonalNaiveForecaster:
+    return SeasonalNaiveForecaster(seasonal_period=settings.seasonal_period)
+
+
+def _checked(estimator: Any, series: pd.Series, settings: ForecasterSettings) -> None:
+    if not isinstance(estimator, Forecaster):
+        raise ConfigError(
+            f"forecaster._target_: {type(estimator).__name__} is not a crmflow forecaster "
+            "(expected a subclass of crmflow.forecasting.base.Forecaster)"
+        )
+    for candidate in (estimator, _baseline(settings)):
+        settings.windows.check_length(series, candidate, settings.seasonal_period)
+        candidate.check_series(series)
+
+
+def _evaluate(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, settings: ForecasterSettings,
+              ) -> tuple[pd.DataFrame, dict[str, float]]:
+    table = backtest(estimator, series, settings.windows, settings.seasonal_period, settings.interval)
+    table = table.join(baseline[["baseline", "baseline_lower", "baseline_upper"]])
+    metrics = forecast_metrics(table)
+    metrics.update({f"baseline_{k}": v for k, v in forecast_metrics(table, "baseline").items()})
+    return table, metrics
+
+
+class ForecasterStage(Stage):
+    name = "forecaster"
+    settings_type = ForecasterSettings
+
+    def metric_names(self, spec: ComponentSpec) -> list[str]:
+        return [*FORECAST_METRICS, *(f"baseline_{m}" for m in FORECAST_METRICS)]
+
+    def default_objective(self, spec: ComponentSpec) -> Objective:
+        return Objective("mase", "minimize")
+
+    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
+        if ctx.data.transactions is None:
+            raise DataError(
+                "forecaster: needs transactions (customer_id, timestamp, amount); the data has only a customer "
+                "table; set data.transactions or forecaster=none"
+            )
+        settings: ForecasterSettings = spec.settings
+        _checked(spec.build({}), _total_series(ctx, settings), settings)
+
+    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> ForecastInput:
+        settings: ForecasterSettings = spec.settings
+        series = _total_series(ctx, settings)
+        _checked(spec.build({}), series, settings)
+        segments = _segment_table(ctx, settings) if settings.per_segment else None
+        baseline = backtest(_baseline(settings), series, settings.windows, settings.seasonal_period,
+                            settings.interval, name="baseline")
+        return ForecastInput(series, segments, settings, baseline)
+
+    def score(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec) -> dict[str, float]:
+        return _evaluate(estimator, prepared.series, prepared.baseline, prepared.settings)[1]
+
+    def finalize(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
+        settings, series, out = prepared.settings, prepared.series, ctx.artifact_dir
+        table, metrics = _evaluate(estimator, series, prepared.baseline, settings)
+        fitted = clone(estimator).fit(series)
+        forecast = fitted.predict(settings.horizon, settings.interval)
+        metrics["n_periods"] = float(len(series))
+        artifacts = [out / "forecast_backtest.csv", out / "forecast.csv", out / "forecast_model.txt"]
+        table.to_csv(artifacts[0], index=False)
+        forecast.to_frame().rename_axis("timestamp").to_csv(artifacts[1])
+        notes = "\n".join(fitted.fit_warnings_) or "none"
+        artifacts[2].write_text(f"{fitted.summary()}\n\nstatsmodels warnings while fitting: {notes}\n")
+        title = (f"{series.name}: {spec.short_name} vs seasonal naive "
+                 f"(MASE {metrics['mase']:.3f} vs {metrics['baseline_mase']:.3f})")
+        artifacts.append(forecast_plot(series, table, forecast, title, out / "forecast.png"))
+        if prepared.segments is not None:
+            segment_rows = per_segment(estimator, prepared.segments, settings)
+            artifacts.append(out / "forecast_segments.csv")
+            segment_rows.to_csv(artifacts[-1], index=False)
+            # means over the segments where MASE is defined (not for a segment with no sales in a training window)
+            metrics["segments_mase"] = float(segment_rows["mase"].mean())
+            metrics["segments_baseline_mase"] = float(segment_rows["baseline_mase"].mean())
+            metrics["segments_failed"] = float(segment_rows["error"].notna().sum())
+        ctx.outputs["forecast"] = forecast
+        return StageResult(metrics, artifacts, _logged_model(fitted, settings))
+
+
+def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: ForecasterSettings) -> pd.DataFrame:
+    """Backtest metrics of the model and the baseline for every segment's own series, one row each.
+
+    A segment whose series this model cannot fit (too short, a zero period for a multiplicative
+    model) gets its reason in the `error` column instead of metrics.
+    """
+    rows = []
+    for segment in segments.columns:
+        series = segments[segment].rename(f"segment {segment}")
+        row: dict[str, Any] = {"segment": segment, "total": float(series.sum()), "error": None}
+        try:
+            _checked(estimator, series, settings)
+            baseline = backtest(_baseline(settings), series, settings.windows, settings.seasonal_period,
+                                settings.interval, name="baseline")
+            row.update(_evaluate(estimator, series, baseline, settings)[1])
+        except DataError as error:
+            logger.warning("forecaster: segment %s skipped: %s", segment, error)
+            row.update({name: np.nan for name in ("mase", "baseline_mase")}, error=str(error))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _logged_model(fitted: Forecaster, settings: ForecasterSettings) -> LoggedModel:
+    """The refit forecaster as an MLflow pyfunc model; input rows hold the `horizon` to forecast."""
+    import scipy
+    import sklearn
+    import statsmodels
+
+    from crmflow.forecasting.pyfunc import ForecasterModel
+
+    requirements = [f"statsmodels=={statsmodels.__version__}", f"scikit-learn=={sklearn.__version__}",
+                    f"scipy=={scipy.__version__}", "pandas", "numpy"]
+    example = pd.DataFrame({"horizon": [settings.horizon]})
+    return LoggedModel(ForecasterModel(fitted, settings.interval), example, "forecaster", "pyfunc", requirements)

@@ -1,4 +1,5 @@
-"""The `crmflow` command: Hydra overrides in, one tracked run (or a sweep of runs) out.
+"""The `crmflow` command: Hydra overrides in, one tracked run (or a sweep of runs) out;
+`crmflow predict ...` scores new customers with a logged model.
 
 Heavy libraries (scikit-learn, MLflow, Optuna) are imported inside the task function, so
 `crmflow --help` stays quick.
@@ -22,6 +23,7 @@ from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.paths import config_dir
 
 VERBOSE_FLAG = "--verbose"
+PREDICT_COMMAND = "predict"  # `crmflow predict ...` scores a table with a logged model
 VERBOSE_ENV = "CRMFLOW_VERBOSE"
 _FAILED_JOBS: list[str] = []  # "job: reason" for each multirun job that stopped on a crmflow error
 
@@ -73,8 +75,8 @@ def _known_keys(parent: str) -> list[str]:
         with initialize_config_dir(str(config_dir()), version_base="1.3"):
             cfg = compose("config")
         node = OmegaConf.select(cfg, parent) if parent else cfg
-        return [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
-    except Exception:  # suggestions are best effort; the original error is still reported
+        return [str(k) for k in node] if isinstance(node, DictConfig) else []
+    except Exception:  # noqa: BLE001 - suggestions are best effort; the original error is still reported
         return []
 
 
@@ -98,12 +100,30 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _predict(args: list[str]) -> None:
+    """`crmflow predict model=... input=... output=...`: batch scoring, no Hydra composition."""
+    from crmflow.scoring import USAGE, PredictRequest, score_file
+
+    if {"-h", "--help"} & set(args):
+        print(USAGE)
+        return
+    try:
+        request = PredictRequest.parse(args)
+        scored = score_file(request)
+    except CrmflowError as error:
+        _fail(error)
+    print(f"crmflow: wrote {len(scored)} predictions to {request.output}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
     args = list(sys.argv[1:] if argv is None else argv)
     if VERBOSE_FLAG in args:
         os.environ[VERBOSE_ENV] = "1"
     args = [a for a in args if a != VERBOSE_FLAG]
+    if args[:1] == [PREDICT_COMMAND]:
+        _predict(args[1:])
+        return
     sys.argv = [sys.argv[0], *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated run ends KILLED, not RUNNING

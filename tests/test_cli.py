@@ -9,6 +9,8 @@ import pytest
 from helpers import assert_one_line_error, run_cli
 from mlflow.tracking import MlflowClient
 
+from crmflow.cli import main
+
 crmflow = run_cli
 
 
@@ -82,3 +84,30 @@ def test_a_failing_sweep_job_is_reported_and_the_sweep_goes_on(tmp_path: Path) -
     parents = [r for r in client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
                if "mlflow.parentRunId" not in r.data.tags]
     assert sorted((r.info.run_name, r.info.status) for r in parents) == [("dbscan", "FAILED"), ("kmeans", "FINISHED")]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["model=m", "input=a.txt", "output=b.csv"], "predict.input: expected a .csv or .parquet file; got 'a.txt'"),
+        (["modle=m", "input=a.csv", "output=b.csv"], "predict: unknown argument 'modle'; did you mean 'model'?"),
+        (["model=m", "input=a.csv"], "predict: missing argument(s) output (usage: crmflow predict model="),
+        (["model=m", "input", "output=b.csv"], "predict: expected key=value arguments; got 'input'"),
+        (["model=m", "input=nope.csv", "output=b.parquet"], "predict.input: file 'nope.csv' not found"),
+    ],
+)
+def test_predict_bad_arguments_are_one_line_and_exit_2(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict", *args])
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"crmflow: error: {expected}"), lines
+
+
+def test_predict_help_prints_its_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["predict", "--help"])
+    assert capsys.readouterr().out.startswith("usage: crmflow predict model=<MLflow model URI>")

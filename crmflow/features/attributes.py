@@ -6,7 +6,7 @@ import pandas as pd
 
 from crmflow.data.base import CRMData
 from crmflow.errors import DataError
-from crmflow.features.table import CustomerTable, binary_target
+from crmflow.features.table import CustomerTable, customer_target
 
 
 def attribute_features(customers: pd.DataFrame, reference: pd.Timestamp | None) -> pd.DataFrame:
@@ -33,7 +33,7 @@ class CustomerAttributes:
             raise DataError("data.customers.id_column: customer ids are not unique")
         y = None
         if data.target is not None:
-            y = binary_target(table[data.target], data.target)
+            y = customer_target(table[data.target], data.target)
             y.index = pd.Index(table["customer_id"], name="customer_id")
             table = table.drop(columns=data.target)
         return CustomerTable(attribute_features(table, None), y)

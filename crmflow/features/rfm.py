@@ -1,7 +1,7 @@
-"""RFM and customer-value features as of a cutoff date, and the churn label after it.
+"""RFM and customer-value features as of a cutoff date, and a target from the period after it.
 
-Features use only transactions on or before the cutoff; the label uses only the
-`horizon_days` after it, so the label never leaks into the features.
+Features use only transactions on or before the cutoff; the target (churn, or spend for customer
+value) uses only the `horizon_days` after it, so it never leaks into the features.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from crmflow.data.base import CRMData
-from crmflow.errors import ConfigError, DataError
+from crmflow.errors import ConfigError, DataError, did_you_mean
 from crmflow.features.attributes import attribute_features
 from crmflow.features.table import CustomerTable
 
@@ -74,13 +74,30 @@ def activity_label(
     return pd.Series((~active).astype("int64"), index=customers, name="churn")
 
 
-class RFMFeatures:
-    """`features=rfm`: RFM/value features as of a cutoff plus a churn label from the horizon after it."""
+def spend_target(
+    transactions: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int
+) -> pd.Series:
+    """Total amount each customer spends in (cutoff, cutoff + horizon_days]; 0 without purchases."""
+    end = cutoff + pd.Timedelta(days=horizon_days)
+    later = transactions[transactions["timestamp"].gt(cutoff) & transactions["timestamp"].le(end)]
+    spend = later.groupby("customer_id")["amount"].sum()
+    return spend.reindex(customers, fill_value=0.0).astype("float64").rename("spend")
 
-    def __init__(self, horizon_days: int = 90, cutoff: str | None = None, merge_customers: bool = True) -> None:
+
+TARGETS = {"churn": activity_label, "spend": spend_target}
+
+
+class RFMFeatures:
+    """`features=rfm`: RFM/value features as of a cutoff plus a target from the horizon after it:
+    `churn` (no purchase in the horizon, 0/1) or `spend` (amount spent in the horizon)."""
+
+    def __init__(
+        self, horizon_days: int = 90, cutoff: str | None = None, merge_customers: bool = True, target: str = "churn"
+    ) -> None:
         self.horizon_days = horizon_days
         self.cutoff = cutoff
         self.merge_customers = merge_customers
+        self.target = target
 
     def resolve_cutoff(self, transactions: pd.DataFrame) -> pd.Timestamp:
         """The configured cutoff, or the last timestamp minus the label horizon."""
@@ -94,6 +111,11 @@ class RFMFeatures:
     def build(self, data: CRMData) -> CustomerTable:
         if not isinstance(self.horizon_days, int) or self.horizon_days < 1:
             raise ConfigError(f"features.horizon_days: expected an int >= 1; got {self.horizon_days!r}")
+        if self.target not in TARGETS:
+            raise ConfigError(
+                f"features.target: unknown target {self.target!r}{did_you_mean(str(self.target), TARGETS)} "
+                f"(valid: {', '.join(TARGETS)})"
+            )
         if data.transactions is None or data.transactions.empty:
             raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
         cutoff = self.resolve_cutoff(data.transactions)
@@ -101,8 +123,8 @@ class RFMFeatures:
         report = {}
         if self.merge_customers and data.customers is not None:
             X, report["customers_unmatched"] = merge_attributes(X, data.customers, data.target, cutoff)
-        y = activity_label(data.transactions, X.index, cutoff, self.horizon_days)
-        logger.info("rfm features for %d customers as of %s; churn rate %.3f", len(X), cutoff.date(), y.mean())
+        y = TARGETS[self.target](data.transactions, X.index, cutoff, self.horizon_days)
+        logger.info("rfm features for %d customers as of %s; mean %s %.3f", len(X), cutoff.date(), y.name, y.mean())
         return CustomerTable(X, y, cutoff, report)
 
 

@@ -23,14 +23,17 @@ class CustomerTable:
         return None if self.y is None else str(self.y.name)
 
 
-def binary_target(values: pd.Series, column: str) -> pd.Series:
-    """Map a two-valued target to 0/1 (the positive class is 1/yes/true or the rarer value)."""
+def customer_target(values: pd.Series, column: str) -> pd.Series:
+    """A customer-table target: two classes mapped to 0/1 (the positive class is 1/yes/true or the
+    rarer value), or numbers with more than two values kept as amounts (a regression target)."""
     present = values.dropna()
     classes = sorted(present.unique(), key=str)
+    if len(classes) > 2 and pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        return values.astype("float64")
     if len(classes) != 2:
         raise DataError(
-            f"target '{column}': a classifier needs exactly two classes; found {len(classes)}: "
-            f"{[str(c) for c in classes[:10]]}"
+            f"data.customers.target: target '{column}' needs exactly two classes for a classifier (or more than "
+            f"two numbers for a regressor); found {len(classes)}: {[str(c) for c in classes[:10]]}"
         )
     positive_words = {"1", "yes", "true", "y", "t"}
     positive = next((c for c in classes if str(c).strip().lower() in positive_words), None)
@@ -40,9 +43,11 @@ def binary_target(values: pd.Series, column: str) -> pd.Series:
 
 
 def drop_unlabelled(table: CustomerTable) -> CustomerTable:
-    """Keep the rows whose target is known."""
+    """Keep the rows whose target is known (class labels as int64, amounts as float64)."""
     if table.y is None:
         return table
     known = table.y.notna()
     report = {**table.report, "rows_without_target": float((~known).sum())}
-    return CustomerTable(table.X[known], table.y[known].astype("int64"), table.cutoff, report)
+    y = table.y[known]
+    y = y.astype("int64" if pd.api.types.is_integer_dtype(y) else "float64")
+    return CustomerTable(table.X[known], y, table.cutoff, report)

@@ -1,1 +1,1 @@
-"""Churn / response prediction from the customer table."""
+"""Churn / response classification and customer-value regression from the customer table."""

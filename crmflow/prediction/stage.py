@@ -1,49 +1,78 @@
-"""The predictor stage: a pipeline from raw customer columns to a prediction, scored by stratified CV."""
+"""The predictor stage: a pipeline from raw customer columns to a prediction.
+
+A stratified share of the customers is held out first; k-fold CV (and tuning) runs on the rest with
+preprocessing fitted inside each fold; the best candidate is refit on the rest, scored on the
+holdout, and logged as one scikit-learn pipeline.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
 from crmflow.config.components import ComponentSpec
-from crmflow.errors import DataError
-from crmflow.plots import classifier_curves
+from crmflow.errors import ConfigError, DataError
+from crmflow.prediction.evaluation import OutOfFold, out_of_fold
+from crmflow.prediction.importance import feature_importances
+from crmflow.prediction.plots import importance_bars
+from crmflow.prediction.task import OPTIMAL, Task, task_of
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.assign import SegmentAssigner
 from crmflow.stages.base import LoggedModel, RunContext, Stage, StageResult
-
-SCORERS = {
-    "roc_auc": "roc_auc",
-    "pr_auc": "average_precision",
-    "accuracy": "accuracy",
-    "precision": "precision",
-    "recall": "recall",
-    "f1": "f1",
-}
+from crmflow.tuning import Objective
 
 
 @dataclass
 class PredictorSettings:
-    """`predictor.settings`: CV folds, whether segment labels are a feature, CV parallelism."""
+    """`predictor.settings` (see conf/predictor/_settings.yaml)."""
 
     cv_folds: int
+    holdout_fraction: float
+    threshold: float | str
     segment_feature: bool
+    permutation_repeats: int
     n_jobs: int
+
+    def __post_init__(self) -> None:
+        key = "predictor.settings"
+        if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise ConfigError(f"{key}.cv_folds: expected an int >= 2; got {self.cv_folds!r}")
+        if isinstance(self.holdout_fraction, bool) or not isinstance(self.holdout_fraction, (int, float)) \
+                or not 0 <= self.holdout_fraction <= 0.5:
+            raise ConfigError(f"{key}.holdout_fraction: expected a number in [0, 0.5]; got {self.holdout_fraction!r}")
+        threshold_ok = self.threshold == OPTIMAL or (
+            isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool) and 0 < self.threshold < 1
+        )
+        if not threshold_ok:
+            raise ConfigError(
+                f"{key}.threshold: expected a probability in (0, 1) or '{OPTIMAL}' (F1-optimal on the "
+                f"out-of-fold predictions); got {self.threshold!r}"
+            )
+        if isinstance(self.permutation_repeats, bool) or not isinstance(self.permutation_repeats, int) \
+                or self.permutation_repeats < 1:
+            raise ConfigError(f"{key}.permutation_repeats: expected an int >= 1; got {self.permutation_repeats!r}")
 
 
 @dataclass
 class PredictorInput:
+    """The training rows (CV, tuning and refit), the held-out rows, and how to build a pipeline."""
+
+    task: Task
     X: pd.DataFrame
     y: pd.Series
+    X_holdout: pd.DataFrame
+    y_holdout: pd.Series
     preprocessing: Any
     segments: SegmentAssigner | None
-    cv: StratifiedKFold
-    n_jobs: int
+    cv: BaseCrossValidator
+    settings: PredictorSettings
+    seed: int
 
     def pipeline(self, estimator: Any) -> Pipeline:
         """A fresh unfitted pipeline: [segment labels] → preprocessing → estimator."""
@@ -52,15 +81,13 @@ class PredictorInput:
         return Pipeline(steps)
 
 
-def _check_target(y: pd.Series, folds: int) -> None:
-    counts = y.value_counts()
-    if len(counts) != 2:
-        raise DataError(f"predictor: target '{y.name}' has {len(counts)} class(es); a classifier needs 2")
-    if counts.min() < folds:
-        raise DataError(
-            f"predictor: target '{y.name}' has only {counts.min()} rows of class {counts.idxmin()}; "
-            f"predictor.settings.cv_folds={folds} needs at least that many"
-        )
+@dataclass
+class CrossValidated:
+    """A candidate's out-of-fold predictions, its decision threshold and its fold-averaged metrics."""
+
+    out_of_fold: OutOfFold
+    threshold: float | None
+    metrics: dict[str, float]
 
 
 class PredictorStage(Stage):
@@ -68,63 +95,80 @@ class PredictorStage(Stage):
     settings_type = PredictorSettings
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
-        return list(SCORERS)
+        return list(task_of(spec).metrics)
+
+    def default_objective(self, spec: ComponentSpec) -> Objective:
+        return task_of(spec).objective
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
         if ctx.table is None or ctx.table.y is None:
             raise DataError(
-                "predictor: the run has no target; use features=rfm (churn label) or set data.customers.target"
+                "predictor: the run has no target; use features=rfm (churn or spend target) or set "
+                "data.customers.target"
             )
-        _check_target(ctx.table.y, spec.settings.cv_folds)
+        settings: PredictorSettings = spec.settings
+        task_of(spec).check_target(ctx.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
 
     def prepare(self, spec: ComponentSpec, ctx: RunContext) -> PredictorInput:
-        table = ctx.table
         settings: PredictorSettings = spec.settings
+        task = task_of(spec)
         segments = None
         if settings.segment_feature and ctx.outputs.get("segmenter") is not None:
             segments = SegmentAssigner(
                 build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"], ctx.outputs["segment_columns"]
             )
-        X = table.X
+        X, y = ctx.table.X, ctx.table.y
         preview = X.assign(segment="segment_0") if segments is not None else X
         require_numeric(build_preprocessor(ctx.preprocessing).fit_transform(preview.head(200)), "predictor")
-        cv = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=ctx.seed)
-        return PredictorInput(X, table.y, ctx.preprocessing, segments, cv, settings.n_jobs)
-
-    def _cross_validate(self, estimator: Any, prepared: PredictorInput, keep: bool) -> dict[str, Any]:
-        return cross_validate(
-            prepared.pipeline(estimator),
-            prepared.X,
-            prepared.y,
-            cv=prepared.cv,
-            scoring=SCORERS,
-            n_jobs=prepared.n_jobs,
-            error_score="raise",
-            return_estimator=keep,
-            return_indices=keep,
+        train, holdout = task.holdout_split(y, settings.holdout_fraction, ctx.seed)
+        return PredictorInput(
+            task, X.iloc[train], y.iloc[train], X.iloc[holdout], y.iloc[holdout], ctx.preprocessing, segments,
+            task.splitter(settings.cv_folds, ctx.seed), settings, ctx.seed,
         )
 
+    def _cross_validate(self, estimator: Any, prepared: PredictorInput) -> CrossValidated:
+        task, y = prepared.task, prepared.y.to_numpy()
+        oof = out_of_fold(prepared.pipeline(estimator), task, prepared.X, prepared.y, prepared.cv,
+                          prepared.settings.n_jobs)
+        threshold = task.decision_threshold(prepared.settings.threshold, y, oof.predictions)
+        return CrossValidated(oof, threshold, oof.fold_mean(task, y, threshold))
+
     def score(self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec) -> dict[str, float]:
-        folds = self._cross_validate(estimator, prepared, keep=False)
-        return {name: float(np.mean(folds[f"test_{name}"])) for name in SCORERS}
+        return self._cross_validate(estimator, prepared).metrics
 
     def finalize(self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
-        folds = self._cross_validate(estimator, prepared, keep=True)
-        metrics = {name: float(np.mean(folds[f"test_{name}"])) for name in SCORERS}
-        out_of_fold = np.empty(len(prepared.y))
-        for fitted, test_index in zip(folds["estimator"], folds["indices"]["test"], strict=True):
-            out_of_fold[test_index] = positive_scores(fitted, prepared.X.iloc[test_index])
-        curves = classifier_curves(prepared.y.to_numpy(), out_of_fold, ctx.artifact_dir / "predictor_curves.png")
-        predictions = prepared.y.to_frame("actual").assign(score_out_of_fold=out_of_fold)
-        predictions_path = ctx.artifact_dir / "predictor_oof_predictions.csv"
-        predictions.to_csv(predictions_path)
-        model = prepared.pipeline(estimator).fit(prepared.X, prepared.y)
-        logged = LoggedModel(model, prepared.X.head(5), name="model")
-        return StageResult(metrics, [curves, predictions_path], logged)
+        task, folder = prepared.task, ctx.artifact_dir
+        validated = self._cross_validate(estimator, prepared)
+        threshold, metrics = validated.threshold, dict(validated.metrics)
+        model = task.final_model(prepared.pipeline(estimator), threshold).fit(prepared.X, prepared.y)
+        sets = {"out-of-fold": (prepared.y.to_numpy(), validated.out_of_fold.predictions)}
+        artifacts = [_predictions_csv(task, prepared.y, sets["out-of-fold"][1], threshold,
+                                      folder / "predictor_oof_predictions.csv")]
+        if len(prepared.y_holdout):
+            predicted = task.predict(model, prepared.X_holdout)
+            sets["holdout"] = (prepared.y_holdout.to_numpy(), predicted)
+            metrics.update({f"holdout_{k}": v for k, v in task.evaluate(*sets["holdout"], threshold).items()})
+            artifacts.append(_predictions_csv(task, prepared.y_holdout, predicted, threshold,
+                                              folder / "predictor_holdout_predictions.csv"))
+        if threshold is not None:
+            metrics["threshold"] = threshold
+        metrics.update(n_train=float(len(prepared.y)), n_holdout=float(len(prepared.y_holdout)))
+        artifacts += task.plots(sets, threshold, folder)
+        artifacts += _importances(model, prepared, folder)
+        return StageResult(metrics, artifacts, LoggedModel(model, prepared.X.head(5), name="model"))
 
 
-def positive_scores(model: Any, X: pd.DataFrame) -> np.ndarray:
-    """Scores for the positive class: probabilities when available, else the decision function."""
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(X)[:, 1]
-    return model.decision_function(X)
+def _predictions_csv(task: Task, y: pd.Series, predicted: np.ndarray, threshold: float | None, path: Path) -> Path:
+    frame = y.to_frame("actual").assign(**task.prediction_columns(predicted, threshold))
+    frame.to_csv(path)
+    return path
+
+
+def _importances(model: Any, prepared: PredictorInput, folder: Path) -> list[Path]:
+    """Importances on the holdout (on the training rows when there is none), as CSV and bar chart."""
+    X, y = (prepared.X_holdout, prepared.y_holdout) if len(prepared.y_holdout) else (prepared.X, prepared.y)
+    table = feature_importances(model, X, y, prepared.task.permutation_scoring,
+                                prepared.settings.permutation_repeats, prepared.seed)
+    path = folder / "predictor_feature_importances.csv"
+    table.to_csv(path, index=False)
+    return [path, importance_bars(table, folder / "predictor_feature_importances.png")]

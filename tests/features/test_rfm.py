@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from crmflow.data.base import CRMData
-from crmflow.errors import DataError
-from crmflow.features.rfm import RFMFeatures, activity_label, rfm_features
+from crmflow.errors import ConfigError, DataError
+from crmflow.features.rfm import RFMFeatures, activity_label, rfm_features, spend_target
+from crmflow.features.table import customer_target, drop_unlabelled
 
 CUTOFF = pd.Timestamp("2024-01-31")
 
@@ -69,3 +70,26 @@ def test_merges_customer_attributes_without_the_target(log: pd.DataFrame) -> Non
 def test_no_transactions_before_cutoff_is_a_data_error(log: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="no transactions on or before the cutoff 2023-01-01"):
         RFMFeatures(cutoff="2023-01-01").build(CRMData("toy", transactions=log))
+
+
+def test_spend_target_sums_the_horizon_after_the_cutoff(log: pd.DataFrame) -> None:
+    assert spend_target(log, pd.Index(["C1", "C2"]), CUTOFF, horizon_days=60).to_dict() == {"C1": 99.0, "C2": 0.0}
+    assert spend_target(log, pd.Index(["C1"]), CUTOFF, horizon_days=20).loc["C1"] == 0.0  # 2024-03-01 is day 30
+    table = RFMFeatures(horizon_days=30, target="spend").build(CRMData("toy", transactions=log))
+    assert table.y.name == "spend" and table.y.to_dict() == {"C1": 99.0, "C2": 0.0}
+    assert drop_unlabelled(table).y.dtype == "float64"
+
+
+def test_unknown_target_is_a_config_error(log: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="features.target: unknown target 'spent'; did you mean 'spend'"):
+        RFMFeatures(target="spent").build(CRMData("toy", transactions=log))
+
+
+def test_customer_targets_two_classes_or_numbers() -> None:
+    assert customer_target(pd.Series(["No", "Yes", None, "No"]), "Churn").tolist() == [0, 1, pd.NA, 0]
+    values = customer_target(pd.Series([3, 10, 7, None]), "value")
+    assert values.dtype == "float64" and values.iloc[:3].tolist() == [3.0, 10.0, 7.0]
+    with pytest.raises(DataError, match="data.customers.target: target 'plan' needs exactly two classes.*found 3"):
+        customer_target(pd.Series(["a", "b", "c"]), "plan")
+    with pytest.raises(DataError, match="found 1"):
+        customer_target(pd.Series(["No", "No"]), "Churn")

@@ -1,0 +1,46 @@
+"""Cross-validation: out-of-fold predictions of a fresh pipeline per fold, and fold-averaged metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.utils.parallel import Parallel, delayed
+
+from crmflow.prediction.task import Task
+
+
+@dataclass
+class OutOfFold:
+    """Each row's prediction from the fold model that did not see it, and the folds' test positions."""
+
+    predictions: np.ndarray
+    folds: list[np.ndarray]
+
+    def fold_mean(self, task: Task, y: np.ndarray, threshold: float | None) -> dict[str, float]:
+        """The task's metrics per fold, averaged over the folds."""
+        per_fold = [task.evaluate(y[test], self.predictions[test], threshold) for test in self.folds]
+        return {name: float(np.mean([scores[name] for scores in per_fold])) for name in per_fold[0]}
+
+
+def _fit_predict(pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    fitted = clone(pipeline).fit(X.iloc[train], y.iloc[train])
+    return task.predict(fitted, X.iloc[test])
+
+
+def out_of_fold(
+    pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, cv: BaseCrossValidator, n_jobs: int
+) -> OutOfFold:
+    """Fit a clone of `pipeline` (preprocessing included) on each training fold, predict its test fold."""
+    folds = list(cv.split(X, y))
+    predicted = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_predict)(pipeline, task, X, y, train, test) for train, test in folds
+    )
+    predictions = np.empty(len(y), dtype="float64")
+    for (_, test), values in zip(folds, predicted, strict=True):
+        predictions[test] = values
+    return OutOfFold(predictions, [test for _, test in folds])

@@ -1,0 +1,46 @@
+"""Feature importances: the model's own (impurity, |coefficient|) or permutation importance on raw columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.inspection import permutation_importance
+
+
+def final_estimator(model: Any) -> Any:
+    """The last step of the fitted pipeline inside `model` (unwrapping a threshold classifier)."""
+    pipeline = getattr(model, "estimator_", model)
+    return pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+
+
+def own_importances(estimator: Any) -> pd.DataFrame | None:
+    """Impurity importances or absolute coefficients on the preprocessed features, when the model has them."""
+    if hasattr(estimator, "feature_importances_"):
+        values, kind = np.asarray(estimator.feature_importances_), "impurity importance"
+    elif hasattr(estimator, "coef_"):
+        values, kind = np.abs(np.asarray(estimator.coef_)).ravel(), "|coefficient| (preprocessed scale)"
+    else:
+        return None
+    names = getattr(estimator, "feature_names_in_", None)
+    names = names if names is not None else [f"x{i}" for i in range(len(values))]
+    return pd.DataFrame({"feature": list(names), "importance": values, "kind": kind})
+
+
+def feature_importances(
+    model: Any, X: pd.DataFrame, y: pd.Series, scoring: str, repeats: int, seed: int
+) -> pd.DataFrame:
+    """Importances sorted by size; permutation importance of the raw columns (on X, y) when the model has none."""
+    table = own_importances(final_estimator(model))
+    if table is None:
+        result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)
+        table = pd.DataFrame(
+            {
+                "feature": list(X.columns),
+                "importance": result.importances_mean,
+                "std": result.importances_std,
+                "kind": f"permutation importance ({scoring} drop)",
+            }
+        )
+    return table.sort_values("importance", ascending=False, ignore_index=True)

@@ -144,20 +144,35 @@ class Tracker:
 
         example = logged.input_example
         signature = infer_signature(example, logged.model.predict(example))
-        # The model was fitted in this process, so the types skops cannot vouch for by itself
-        # (crmflow's transformers, tree node storage, ...) come from a source we trust.
-        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(logged.model))
+        serialization = _serialization(logged.model)
         info = mlflow.sklearn.log_model(
             logged.model,
             name=logged.name,
             signature=signature,
             input_example=example,
-            serialization_format="skops",
-            skops_trusted_types=untrusted,
             code_paths=[str(PACKAGE_DIR)],
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", "pandas", "numpy"],
+            **serialization,
         )
         return info.model_uri
+
+
+def _serialization(model: Any) -> dict[str, Any]:
+    """skops, trusting the types it cannot vouch for itself (the model was fitted in this process:
+    crmflow's transformers, tree node storage, ...); cloudpickle for a model holding objects skops
+    cannot store at all (e.g. a fitted BIRCH tree), with a warning that loading it runs pickle."""
+    import skops.io
+    from skops.io.exceptions import UnsupportedTypeException
+
+    try:
+        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    except UnsupportedTypeException as error:
+        logger.warning(
+            "tracking: the model holds a type skops cannot store (%s); logged with cloudpickle, so loading it "
+            "needs MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true and a trusted store", error
+        )
+        return {"serialization_format": "cloudpickle"}
+    return {"serialization_format": "skops", "skops_trusted_types": untrusted}
 
 
 def _log_pyfunc_model(logged: LoggedModel) -> str:

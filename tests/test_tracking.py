@@ -19,10 +19,9 @@ def statuses(tracker: Tracker) -> dict[str, str]:
 def test_parent_and_child_end_with_a_final_status(tmp_path: Path, error: type | None, status: str) -> None:
     tracker = Tracker(f"sqlite:///{tmp_path}/store/mlflow.db", "t")
     try:
-        with tracker.parent_run("parent", {}):
-            with tracker.child_run("child", {"a": 1}, {}):
-                if error is not None:
-                    raise error()
+        with tracker.parent_run("parent", {}), tracker.child_run("child", {"a": 1}, {}):
+            if error is not None:
+                raise error()
     except (ValueError, KeyboardInterrupt):
         pass
     assert statuses(tracker) == {"parent": status, "child": status}

@@ -55,9 +55,8 @@ def test_failure_budget_stops_the_study_and_all_failed_is_an_error(tmp_path: Pat
     def evaluate(params: dict) -> dict[str, float]:
         raise RuntimeError("always")
 
-    with pytest.raises(ConfigError, match="all 3 trials of segmentation=KMeans failed"):
-        with tracker.parent_run("p", {}):
-            tune("segmentation", spec, evaluate, settings(10, max_failures=2), tracker)
+    with pytest.raises(ConfigError, match="all 3 trials of segmentation=KMeans failed"), tracker.parent_run("p", {}):
+        tune("segmentation", spec, evaluate, settings(10, max_failures=2), tracker)
     runs = MlflowClient(tracker.uri).search_runs([tracker.experiment_id])
     assert {run.info.status for run in runs} == {"FAILED"}
 

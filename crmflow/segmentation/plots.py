@@ -12,6 +12,13 @@ from crmflow.plots import pyplot, save_figure
 SIZE_PARAMETERS = ("n_clusters", "n_components", "max_depth", "min_cluster_size", "eps")
 
 
+def segment_labels(profiles: pd.DataFrame, width: int = 40) -> list[str]:
+    """Each segment's name (when it has one, shortened to `width`) or id, with its share of customers."""
+    names = profiles["name"].astype(str) if "name" in profiles else profiles.index.astype(str)
+    short = [n if len(n) <= width else n[: width - 1] + "…" for n in names]
+    return [f"{name} ({share:.0%})" for name, share in zip(short, profiles["share"], strict=True)]
+
+
 def profile_heatmap(profiles: pd.DataFrame, path: Path) -> Path:
     """Segments × features, coloured by log2 lift over the population (red above, blue below)."""
     plt = pyplot()
@@ -21,11 +28,10 @@ def profile_heatmap(profiles: pd.DataFrame, path: Path) -> Path:
     limit = float(np.nanmax(np.abs(values.to_numpy()))) if np.isfinite(values.to_numpy()).any() else 1.0
     image = ax.imshow(values.to_numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
     ax.set_xticks(range(lifts.shape[1]), lifts.columns, rotation=45, ha="right")
-    labels = [f"{s} ({share:.0%})" for s, share in zip(profiles.index, profiles["share"], strict=True)]
-    ax.set_yticks(range(len(lifts)), labels)
+    ax.set_yticks(range(len(lifts)), segment_labels(profiles))
     for (i, j), lift in np.ndenumerate(lifts.to_numpy(dtype="float64")):
-        ax.text(j, i, f"{lift:.2f}", ha="center", va="center", fontsize=7)
-    fig.colorbar(image, ax=ax, label="log2 lift (segment mean / population mean)")
+        ax.text(j, i, f"{lift:.2f}" if np.isfinite(lift) else "–", ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=ax, label="log2 lift of the mean")
     ax.set_title("Segment profiles")
     return save_figure(fig, path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from crmflow.segmentation.plots import objective_by_size, profile_heatmap
 from crmflow.segmentation.profiles import segment_profiles
 from crmflow.segmentation.stability import bootstrap_stability
 from crmflow.stages.base import RunContext, Stage, StageResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,9 +68,21 @@ def _checked_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
             "segmentation: the matrix has missing values after preprocessing; add an imputer step "
             "(e.g. preprocessing=standard)"
         )
-    if matrix.shape[1] == 0 or (matrix.nunique() <= 1).all():
+    constant = matrix.columns[matrix.nunique() <= 1].tolist()
+    if matrix.shape[1] == 0 or len(constant) == matrix.shape[1]:
         raise DataError("segmentation: every feature is constant after preprocessing; nothing to segment")
+    if constant:
+        logger.warning("segmentation: columns %s are constant after preprocessing and do not shape the segments",
+                       constant[:5])
     return matrix
+
+
+def purchase_history(ctx: RunContext) -> pd.DataFrame | None:
+    """The transactions up to the customer table's cutoff: the period the features describe."""
+    transactions, cutoff = ctx.data.transactions, ctx.table.cutoff
+    if transactions is None or cutoff is None or "timestamp" not in transactions:
+        return transactions
+    return transactions[transactions["timestamp"] <= cutoff]
 
 
 class SegmentationStage(Stage):
@@ -139,7 +154,7 @@ class SegmentationStage(Stage):
         labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")
         metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec)
         names = {NOISE: "noise", **getattr(fitted, "segment_names_", {})}
-        profiles = segment_profiles(prepared.raw, labels, prepared.target, names, ctx.data.transactions)
+        profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(ctx))
         artifacts = [ctx.artifact_dir / "segment_profiles.csv", ctx.artifact_dir / "segment_labels.csv"]
         profiles.to_csv(artifacts[0])
         labels.to_csv(artifacts[1])

@@ -12,29 +12,52 @@ from sklearn.utils.validation import check_is_fitted
 
 from crmflow.errors import DataError
 
+Bounds = dict[str, tuple[float | None, float | None]]
+
+
+def _condition(name: str, low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:.4g} < {name} <= {high:.4g}"
+    return f"{name} <= {high:.4g}" if high is not None else f"{name} > {low:.4g}"
+
+
+def _narrow(bounds: Bounds, name: str, low: float | None = None, high: float | None = None) -> Bounds:
+    old_low, old_high = bounds.get(name, (None, None))
+    low = low if old_low is None else old_low if low is None else max(low, old_low)
+    high = high if old_high is None else old_high if high is None else min(high, old_high)
+    return {**bounds, name: (low, high)}
+
 
 def leaf_paths(tree: Any, feature_names: list[str]) -> dict[int, str]:
-    """Each leaf's node id -> its path, e.g. "recency <= 45.5 and frequency > 2.5"."""
+    """Each leaf's node id -> its path with one range per feature, e.g.
+    "recency <= 45.5 and 2.5 < frequency <= 7.5" (features in the order the tree first splits on them)."""
     structure = tree.tree_
     paths: dict[int, str] = {}
-    stack: list[tuple[int, list[str]]] = [(0, [])]
+    stack: list[tuple[int, Bounds]] = [(0, {})]
     while stack:
-        node, conditions = stack.pop()
+        node, bounds = stack.pop()
         left, right = structure.children_left[node], structure.children_right[node]
         if left == right:  # a leaf
-            paths[node] = " and ".join(conditions) or "all customers"
+            paths[node] = " and ".join(_condition(n, *b) for n, b in bounds.items()) or "all customers"
             continue
-        name, threshold = feature_names[structure.feature[node]], structure.threshold[node]
-        stack.append((right, [*conditions, f"{name} > {threshold:.4g}"]))
-        stack.append((left, [*conditions, f"{name} <= {threshold:.4g}"]))
+        name, threshold = feature_names[structure.feature[node]], float(structure.threshold[node])
+        stack.append((right, _narrow(bounds, name, low=threshold)))
+        stack.append((left, _narrow(bounds, name, high=threshold)))
     return paths
+
+
+def is_class_label(y: Any) -> bool:
+    """Integer, boolean or text labels, or floats that are all 0/1, are classes; other floats are amounts."""
+    values = np.asarray(y)
+    return not np.issubdtype(values.dtype, np.floating) or bool(np.isin(values, (0.0, 1.0)).all())
 
 
 class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
     """Segments = leaves of a shallow decision tree on the raw numeric features.
 
-    The tree predicts the run's label (e.g. churn) when `target` is null, else the numeric feature
-    `target` (a regression tree; that column is left out of the inputs). Leaves are numbered in
+    The tree predicts the run's label when `target` is null (a classification tree for a class label
+    such as churn, a regression tree for an amount such as spend), else the numeric feature `target`
+    (a regression tree; that column is left out of the inputs). Leaves are numbered in
     tree order and `segment_names_` holds each leaf's path, so every segment explains itself.
     """
 
@@ -76,12 +99,12 @@ class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any = None) -> DecisionTreeSegmenter:
         self.check_features(X, y)
         inputs = self._inputs(X)
-        if self.target is None:
+        target = np.asarray(y) if self.target is None else X[self.target].to_numpy(dtype="float64")
+        if self.target is None and is_class_label(target):
             tree: Any = DecisionTreeClassifier(criterion=self.criterion or "gini", class_weight="balanced")
-            target = np.asarray(y)
         else:
             tree = DecisionTreeRegressor(criterion=self.criterion or "squared_error")
-            target = X[self.target].to_numpy(dtype="float64")
+            target = target.astype("float64")
         tree.set_params(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
         self.tree_ = tree.fit(inputs, target)
         self.feature_names_ = list(inputs.columns)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import compose_config
+from sklearn.metrics import adjusted_rand_score
 
 from crmflow.data.base import CRMData
 from crmflow.errors import ConfigError, DataError
@@ -20,7 +21,7 @@ from crmflow.segmentation.assign import SegmentAssigner
 from crmflow.segmentation.metrics import SEGMENTATION_METRICS
 from crmflow.segmentation.rfm_scores import RFMQuantileSegmenter, midrank_percentile
 from crmflow.segmentation.stability import bootstrap_stability
-from crmflow.segmentation.stage import SegmentationStage
+from crmflow.segmentation.stage import SegmentationStage, purchase_history
 from crmflow.segmentation.tree_segments import DecisionTreeSegmenter
 from crmflow.stages.base import RunContext
 
@@ -54,8 +55,8 @@ class TestSegmentationContract:
         assert labels.index.equals(ctx.table.X.index)
         profiles = pd.read_csv(scratch / "segment_profiles.csv", index_col="segment")
         assert profiles["size"].sum() == len(labels)
-        assert {"share", "mean_monetary", "median_monetary", "lift_monetary", "churn_rate", "top_items",
-                "description"} <= set(profiles.columns)
+        assert {"share", "mean_monetary", "median_monetary", "lift_monetary", "percentile_monetary", "churn_rate",
+                "top_items", "distinctive_items", "description"} <= set(profiles.columns)
         assert {p.name for p in result.artifacts} >= {"segments_pca.png", "segment_profile_heatmap.png"}
 
         assigner = SegmentAssigner(build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"],
@@ -63,6 +64,9 @@ class TestSegmentationContract:
         train, fresh = ctx.table.X.iloc[:1000], ctx.table.X.iloc[1000:]
         assigned = assigner.fit(train, ctx.table.y.iloc[:1000]).transform(fresh)
         assert len(assigned) == len(fresh) and assigned["segment"].str.startswith("segment_").all()
+        # fitted on every customer, the assigner gives each customer back the segment finalize found
+        again = assigner.fit(ctx.table.X, ctx.table.y).transform(ctx.table.X)["segment"]
+        assert adjusted_rand_score(labels, again) >= 0.98
 
     def test_search_space_candidates_are_valid(self, option: str) -> None:
         spec = plan_run(compose_config([*SMALL, f"segmentation={option}"])).stages[0][1]
@@ -110,12 +114,29 @@ def test_tree_segments_are_leaves_named_by_their_path() -> None:
     assert segmenter.segment_names_ == {0: "recency <= 110", 1: "recency > 110"}
 
 
+def test_tree_paths_give_one_range_per_feature() -> None:
+    X = pd.DataFrame({"recency": [1.0, 2, 3, 4, 5, 6, 7, 8]})
+    segmenter = DecisionTreeSegmenter(target=None, max_depth=2, min_samples_leaf=1, random_state=0)
+    segmenter.fit(X.assign(monetary=0.0), pd.Series([0, 0, 1, 1, 0, 0, 1, 1]))
+    assert sorted(segmenter.segment_names_.values()) == ["2.5 < recency <= 4.5", "recency <= 2.5", "recency > 4.5"]
+
+
 def test_tree_on_a_numeric_target_leaves_it_out_of_the_inputs() -> None:
     X = pd.DataFrame({"recency": [5.0, 10, 200, 300], "monetary": [50.0, 60, 4, 5]})
     segmenter = DecisionTreeSegmenter(target="monetary", max_depth=1, min_samples_leaf=1).fit(X)
     assert segmenter.feature_names_ == ["recency"]
     with pytest.raises(DataError, match="segmentation: decision_tree needs a target"):
         DecisionTreeSegmenter().check_features(X, None)
+
+
+def test_tree_on_an_amount_label_is_a_regression_tree() -> None:
+    X = pd.DataFrame({"recency": [5.0, 10, 200, 300, 20, 250], "frequency": [9.0, 7, 1, 2, 8, 1]})
+    spend = pd.Series([120.5, 99.0, 0.0, 3.0, 110.0, 0.0], name="spend")
+    segmenter = DecisionTreeSegmenter(max_depth=1, min_samples_leaf=1, random_state=0).fit(X, spend)
+    assert segmenter.tree_.__class__.__name__ == "DecisionTreeRegressor"
+    assert segmenter.labels_.tolist() == [1, 1, 0, 0, 1, 0]  # the low-spend leaf comes first
+    churn = DecisionTreeSegmenter(max_depth=1, min_samples_leaf=1).fit(X, pd.Series([0.0, 0, 1, 1, 0, 1]))
+    assert churn.tree_.__class__.__name__ == "DecisionTreeClassifier"
 
 
 def test_stability_is_one_for_a_deterministic_split_and_nan_when_off() -> None:
@@ -161,3 +182,23 @@ def test_bad_matrices_fail_before_fitting(frame: pd.DataFrame, preprocessing: st
     stage.check(spec, ctx)
     with pytest.raises(DataError, match=f"^segmentation: .*{message}"):
         stage.prepare(spec, ctx)
+
+
+def test_one_constant_column_is_reported_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    plan = plan_run(compose_config(["rules=none", "predictor=none", "preprocessing=none"]))
+    (stage, spec), = plan.stages
+    frame = pd.DataFrame({"a": [1.0] * 6, "b": [1.0, 2, 3, 4, 5, 6]})
+    ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
+    stage.prepare(spec, ctx)
+    assert "columns ['a'] are constant after preprocessing" in caplog.text
+
+
+def test_items_in_profiles_come_from_purchases_up_to_the_cutoff(tmp_path: Path) -> None:
+    transactions = pd.DataFrame({
+        "customer_id": ["a", "a", "b"],
+        "timestamp": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-15"]),
+        "item": ["tea", "cake", "milk"],
+    })
+    table = CustomerTable(pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]), cutoff=pd.Timestamp("2024-02-01"))
+    ctx = RunContext(CRMData("toy", transactions=transactions), table, {}, 0, tmp_path)
+    assert purchase_history(ctx)["item"].tolist() == ["tea", "milk"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import pandas as pd
+
+if TYPE_CHECKING:
+    from crmflow.rules.segments import SegmentRules
 
 
 def top_rules_markdown(table: pd.DataFrame, n_rules: int) -> str:
@@ -32,3 +38,38 @@ def evaluation_table(metrics: dict[str, float], k: int) -> pd.DataFrame:
             "most_popular_baseline": [baseline_hit_rate, baseline_hit_rate / k, 1.0],
         }
     )
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """A rules table with antecedents and consequents as sorted, comma-separated item names."""
+    out = table.copy()
+    for column in ("antecedents", "consequents"):
+        out[column] = out[column].map(lambda items: ", ".join(sorted(items)))
+    return out
+
+
+def segment_rules_markdown(rules: pd.DataFrame, n_rules: int) -> str:
+    """The `n_rules` segment rules whose lift is furthest above their global lift, as Markdown."""
+    top = rules.head(n_rules)
+    lines = [
+        f"Top {len(top)} of {len(rules)} segment rules by lift in the segment / lift on all baskets",
+        "",
+        "| segment | rule | confidence | lift | global lift | ratio | baskets |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in top.itertuples(index=False):
+        lines.append(
+            f"| {row.segment} | {{{row.antecedents}}} → {{{row.consequents}}} | {row.confidence:.3f} | {row.lift:.2f} "
+            f"| {row.global_lift:.2f} | {row.lift_ratio:.2f} | {row.support_count} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_segment_rules(found: SegmentRules, folder: Path, n_rules: int) -> list[Path]:
+    """segment_rules.csv, segment_rules_top.md and segment_evaluation.csv under ``folder``."""
+    rules = readable(found.rules)
+    paths = [folder / "segment_rules.csv", folder / "segment_rules_top.md", folder / "segment_evaluation.csv"]
+    rules.to_csv(paths[0], index=False)
+    paths[1].write_text(segment_rules_markdown(rules, n_rules))
+    found.segments.to_csv(paths[2], index=False)
+    return paths

@@ -8,21 +8,36 @@ from typing import Any
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
-from crmflow.errors import DataError
+from crmflow.errors import ConfigError, DataError
 from crmflow.plots import rules_scatter
 from crmflow.rules.baskets import Baskets, baskets_from_transactions
 from crmflow.rules.evaluation import evaluate_recommendations
-from crmflow.rules.report import evaluation_table, top_rules_markdown
+from crmflow.rules.miner import check_int
+from crmflow.rules.report import (
+    evaluation_table,
+    readable,
+    top_rules_markdown,
+    write_segment_rules,
+)
+from crmflow.rules.segments import mine_per_segment
 from crmflow.stages.base import RunContext, Stage, StageResult
+
+_NO_SEGMENTS = (
+    "rules.settings.per_segment: needs segment labels, but no segmentation ran (segmentation=none or no "
+    "customer table); choose a segmentation (e.g. segmentation=kmeans) or set rules.settings.per_segment=false"
+)
 
 
 @dataclass
 class RulesSettings:
-    """`rules.settings`: share of the latest baskets held out, k of hit-rate@k, rules in the readable top table."""
+    """`rules.settings`: share of the latest baskets held out, k of hit-rate@k, rules in the readable top table,
+    and rules mined per customer segment (segments with fewer training baskets are skipped)."""
 
     holdout_fraction: float
     k: int
     top_rules: int
+    per_segment: bool
+    segment_min_baskets: int
 
 
 @dataclass
@@ -46,6 +61,12 @@ class RulesStage(Stage):
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
         spec.build({}).check_params()
+        settings: RulesSettings = spec.settings
+        if not isinstance(settings.per_segment, bool):
+            raise ConfigError(f"rules.settings.per_segment: expected true or false; got {settings.per_segment!r}")
+        check_int("segment_min_baskets", settings.segment_min_baskets, 2, owner="rules.settings")
+        if settings.per_segment and ctx.table is None:
+            raise ConfigError(_NO_SEGMENTS)
         if not ctx.data.has_column("item"):
             raise DataError(
                 "rules: the data has no 'item' column; association rules need one item per "
@@ -53,6 +74,8 @@ class RulesStage(Stage):
             )
 
     def prepare(self, spec: ComponentSpec, ctx: RunContext) -> RulesInput:
+        if spec.settings.per_segment and "segment_labels" not in ctx.outputs:
+            raise ConfigError(_NO_SEGMENTS)
         baskets = baskets_from_transactions(ctx.data.transactions)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
         return RulesInput(baskets, train, holdout, spec.settings.k, ctx.seed)
@@ -70,9 +93,7 @@ class RulesStage(Stage):
         metrics = self._mine_and_score(estimator, prepared)
         estimator = clone(estimator).fit(prepared.baskets)
         metrics.update(n_rules=float(len(estimator.rules_)), n_itemsets=float(len(estimator.itemsets_)))
-        table = estimator.rules_.copy()
-        for column in ("antecedents", "consequents"):
-            table[column] = table[column].map(lambda items: ", ".join(sorted(items)))
+        table = readable(estimator.rules_)
         rules_path = ctx.artifact_dir / "rules.csv"
         table.to_csv(rules_path, index=False)
         top_path = ctx.artifact_dir / "top_rules_by_lift.md"
@@ -82,5 +103,12 @@ class RulesStage(Stage):
         artifacts = [rules_path, top_path, evaluation_path]
         if len(table):
             artifacts.append(rules_scatter(table, ctx.artifact_dir / "rules_scatter.png"))
+        if spec.settings.per_segment:
+            found = mine_per_segment(
+                clone(estimator), prepared.train, prepared.holdout, ctx.outputs["segment_labels"],
+                prepared.k, prepared.seed, spec.settings.segment_min_baskets,
+            )  # fmt: skip
+            metrics.update(found.metrics)
+            artifacts += write_segment_rules(found, ctx.artifact_dir, spec.settings.top_rules)
         ctx.outputs["rules"] = estimator.rules_
         return StageResult(metrics, artifacts)

@@ -83,7 +83,7 @@ class RuleMinerContract:
     def test_count_threshold_is_exact_despite_float_error(self) -> None:
         # 0.07 * 100 == 7.000000000000001: mlxtend's ceil() would ask for 8 baskets and drop {a, b}.
         rows = [{"a", "b"}] * 7 + [{"a"}] * 3 + [{"c"}] * 90
-        itemsets = set(self.miner(min_support=0.07, min_threshold=0.0).fit(baskets(rows)).itemsets_["itemsets"])
+        itemsets = set(self.miner(min_support=0.07, metric="lift", min_threshold=0.0).fit(baskets(rows)).itemsets_["itemsets"])
         assert frozenset({"a", "b"}) in itemsets
         assert frozenset({"b"}) in itemsets or not self.complete
 
@@ -121,9 +121,9 @@ class TestFpmax(RuleMinerContract):
     complete = False
 
     def test_rules_come_from_maximal_itemsets_only(self) -> None:
-        miner = self.miner(min_support=0.4, min_threshold=0.0).fit(baskets())
+        miner = self.miner(min_support=0.4, metric="lift", min_threshold=0.0).fit(baskets())
         assert all(len(itemset) == 3 for itemset in miner.itemsets_["itemsets"])
-        full = AssociationRules(min_support=0.4, min_threshold=0.0).fit(baskets()).rules_
+        full = AssociationRules(min_support=0.4, metric="lift", min_threshold=0.0).fit(baskets()).rules_
         merged = miner.rules_.merge(full, on=["antecedents", "consequents"], suffixes=("", "_all"))
         assert len(merged) == len(miner.rules_) == 12  # 4 triples x 3 single consequents
         assert np.allclose(merged["lift"], merged["lift_all"])
@@ -177,7 +177,7 @@ def test_max_rules_keeps_the_top_by_lift_then_confidence() -> None:
 
 @pytest.mark.parametrize(("metric", "threshold"), [("lift", 1.25), ("leverage", 0.08), ("conviction", 1.6), ("support", 0.6)])
 def test_other_metrics_filter_exactly(metric: str, threshold: float) -> None:
-    everything = AssociationRules(min_support=0.2, metric="support", min_threshold=0.0).fit(baskets()).rules_
+    everything = AssociationRules(min_support=0.2, metric="lift", min_threshold=0.0).fit(baskets()).rules_
     rules = AssociationRules(min_support=0.2, metric=metric, min_threshold=threshold).fit(baskets()).rules_
     expected = everything.loc[everything[metric] >= threshold - 1e-12].reset_index(drop=True)
     assert set(rule_keys(rules)) == set(rule_keys(expected)) and len(rules)
@@ -214,7 +214,10 @@ def test_recommend_before_fit_raises() -> None:
         ({"min_support": True}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got True instead."),
         ({"algorithm": "fpgrowh"}, "The 'algorithm' parameter of AssociationRules must be a str among {'apriori', 'fpgrowth', 'fpmax', 'hmine'}. Got 'fpgrowh' instead; did you mean 'fpgrowth'?"),
         ({"metric": "confidance"}, "Got 'confidance' instead; did you mean 'confidence'?"),
-        ({"min_threshold": 1.5}, "The 'min_threshold' parameter of AssociationRules must be a float in the range [0, 1] for metric='confidence'. Got 1.5 instead."),
+        ({"min_threshold": 1.5}, "The 'min_threshold' parameter of AssociationRules must be a float in the range (0, 1] for metric='confidence'. Got 1.5 instead."),
+        ({"min_threshold": 0.0}, "The 'min_threshold' parameter of AssociationRules must be a float in the range (0, 1] for metric='confidence'. Got 0.0 instead."),
+        ({"metric": "support", "min_threshold": 0}, "range (0, 1] for metric='support'. Got 0 instead."),
+        ({"min_support": 1.5}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got 1.5 instead."),
         ({"metric": "lift", "min_threshold": -1}, "range [0, inf) for metric='lift'. Got -1 instead."),
         ({"min_len": 1}, "The 'min_len' parameter of AssociationRules must be an int in the range [2, inf). Got 1 instead."),
         ({"max_len": 2, "min_len": 3}, "The 'max_len' parameter of AssociationRules must be an int in the range [3, inf) or None. Got 2 instead."),
@@ -288,14 +291,14 @@ def test_groceries_matches_arules_463_rules(algorithm: str) -> None:
 
 
 def test_an_int_min_support_is_an_absolute_basket_count() -> None:
-    by_count = AssociationRules(min_support=3, min_threshold=0.0).fit(Baskets(items=TOY))
-    by_share = AssociationRules(min_support=0.6, min_threshold=0.0).fit(Baskets(items=TOY))
+    by_count = AssociationRules(min_support=3, metric="lift", min_threshold=0.0).fit(Baskets(items=TOY))
+    by_share = AssociationRules(min_support=0.6, metric="lift", min_threshold=0.0).fit(Baskets(items=TOY))
     assert by_count.itemsets_["support_count"].min() == 3
     pd.testing.assert_frame_equal(by_count.rules_, by_share.rules_)
 
 
 def test_excluded_items_leave_every_basket_before_mining() -> None:
-    miner = AssociationRules(min_support=0.2, min_threshold=0.0, exclude_items=["beer", "cola"]).fit(Baskets(items=TOY))
+    miner = AssociationRules(min_support=0.2, metric="lift", min_threshold=0.0, exclude_items=["beer", "cola"]).fit(Baskets(items=TOY))
     assert "beer" not in miner.items_ and "cola" not in miner.items_
     assert not any("beer" in itemset for itemset in miner.itemsets_["itemsets"])
 
@@ -309,7 +312,27 @@ def test_zhangs_metric_by_hand() -> None:
     assert (miner.rules_["zhangs_metric"] >= 0.5).all()
 
 
-def test_itemset_explosion_stops_before_mining() -> None:
+@pytest.mark.parametrize("algorithm", ["apriori", "hmine"])
+def test_itemset_explosion_stops_before_mining(algorithm: str) -> None:
     with pytest.raises(ConfigError, match=r"rules.min_support: 1 makes 6 frequent items and \d+ frequent pairs, "
                                           r"above rules.max_itemsets=10 .*raise rules.min_support or set a small rules.max_len"):
-        AssociationRules(min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
+        AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
+
+
+@pytest.mark.parametrize("algorithm", ["fpgrowth", "fpmax"])
+def test_tree_miners_stop_once_past_max_itemsets(algorithm: str) -> None:
+    # 40 items all in one basket at count 1: 2**40 itemsets (4 maximal ones with the filler baskets)
+    rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]
+    miner = AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=3)
+    with pytest.raises(ConfigError, match=r"rules.min_support: 1 \(1 baskets\) makes more than rules.max_itemsets=3 "
+                                          r"frequent itemsets \(max_len=None\); mining stopped there"):
+        miner.fit(Baskets(items=rows))
+
+
+def test_fpmax_caps_the_maximal_itemsets_it_keeps() -> None:
+    rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]
+    miner = AssociationRules(algorithm="fpmax", min_support=1, max_itemsets=4).fit(Baskets(items=rows))
+    assert sorted(miner.itemsets_["itemsets"].map(len)) == [2, 2, 2, 40]
+    assert len(miner.rules_) == 40 + 3 * 2
+    with pytest.raises(ConfigError, match=r"the 4 maximal itemsets \(up to 40 items\) split into \d+ candidate rules"):
+        miner.set_params(single_consequent=False).fit(Baskets(items=rows))

@@ -1,0 +1,127 @@
+"""Rules mined within each customer segment, scored and compared with the global rules.
+
+A segment's rules are interesting where their lift is far above the lift of the same rule on all
+baskets: `lift_ratio` = segment lift / global lift.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from crmflow.errors import ConfigError, DataError
+from crmflow.rules.baskets import Baskets
+from crmflow.rules.evaluation import evaluate_recommendations
+from crmflow.rules.miner import AssociationRules, rule_metrics
+
+logger = logging.getLogger(__name__)
+
+NOISE = -1  # label of customers a density segmenter leaves unassigned; not a segment
+LIFT_RATIO = 2.0  # segment rules at least this many times the global lift are counted as standouts
+COMPARED = ["support", "confidence", "lift"]
+
+
+@dataclass
+class SegmentRules:
+    """Per-segment results: summary metrics, one row per segment, and every segment rule vs global."""
+
+    metrics: dict[str, float]
+    segments: pd.DataFrame
+    rules: pd.DataFrame
+
+
+def basket_segments(baskets: Baskets, labels: pd.Series) -> pd.Series:
+    """The segment of each basket's customer (missing when the customer has no segment label)."""
+    if baskets.customer_ids is None:
+        raise DataError("rules.settings.per_segment: the baskets carry no customer ids to look segments up by")
+    return pd.Series(labels.reindex(baskets.customer_ids.to_numpy()).to_numpy())
+
+
+def mine_per_segment(
+    miner: AssociationRules,
+    train: Baskets,
+    holdout: Baskets,
+    labels: pd.Series,
+    k: int,
+    seed: int,
+    min_baskets: int,
+) -> SegmentRules:
+    """Mine ``miner``'s rules within each segment of ``labels`` (by customer id).
+
+    Each segment with at least ``min_baskets`` training baskets is mined on its training baskets
+    and scored on its held-out baskets beside the global rules on the same baskets; its rules
+    table is mined on all its baskets and compared with the same rules on all baskets.
+    """
+    everything = Baskets(
+        items=train.items + holdout.items,
+        customer_ids=None if train.customer_ids is None else pd.concat([train.customer_ids, holdout.customer_ids]),
+    )
+    global_miner = clone(miner).fit(train)
+    train_segment, holdout_segment = basket_segments(train, labels), basket_segments(holdout, labels)
+    all_segment = pd.concat([train_segment, holdout_segment], ignore_index=True)
+    rows, tables = [], []
+    for segment in sorted(set(train_segment.dropna().tolist()) - {NOISE}, key=str):
+        in_train = np.flatnonzero(train_segment == segment)
+        if len(in_train) < min_baskets:
+            logger.info("rules: segment %s has %d training baskets (< %d); not mined", segment, len(in_train), min_baskets)
+            continue
+        try:
+            fitted = clone(miner).fit(train.subset(in_train))
+            mined = clone(miner).fit(everything.subset(np.flatnonzero(all_segment == segment)))
+        except (ConfigError, DataError) as error:  # e.g. too many itemsets at a small segment's count
+            logger.warning("rules: segment %s not mined: %s", segment, error)
+            continue
+        row = {"segment": segment, "train_baskets": len(in_train), "n_rules": len(mined.rules_)}
+        row |= _scores(fitted, global_miner, holdout.subset(np.flatnonzero(holdout_segment == segment)), k, seed)
+        rows.append(row)
+        tables.append(_compared(mined.rules_, everything).assign(segment=segment))
+    return _summary(pd.DataFrame(rows), tables, k)
+
+
+def _scores(segment_miner: AssociationRules, global_miner: AssociationRules, holdout: Baskets, k: int, seed: int) -> dict:
+    """Hits of the segment's rules and of the global rules on the segment's held-out baskets."""
+    n = sum(len(basket) >= 2 for basket in holdout.items)
+    if n == 0:
+        return {"n_evaluated": 0, "hits": 0, "global_hits": 0, "covered": 0}
+    own = evaluate_recommendations(segment_miner, holdout, k=k, seed=seed)
+    common = evaluate_recommendations(global_miner, holdout, k=k, seed=seed)
+    return {
+        "n_evaluated": n,
+        "hits": round(own[f"hit_rate_at_{k}"] * n),
+        "global_hits": round(common[f"hit_rate_at_{k}"] * n),
+        "covered": round(own["coverage"] * n),
+    }
+
+
+def _compared(rules: pd.DataFrame, everything: Baskets) -> pd.DataFrame:
+    """A segment's rules with the same rules' support, confidence and lift on all baskets."""
+    overall = rule_metrics(rules, everything)[COMPARED].add_prefix("global_")
+    table = pd.concat([rules[["antecedents", "consequents", *COMPARED, "support_count"]], overall], axis=1)
+    return table.assign(lift_ratio=table["lift"] / table["global_lift"])
+
+
+def _summary(segments: pd.DataFrame, tables: list[pd.DataFrame], k: int) -> SegmentRules:
+    """Pooled metrics over the mined segments, and every segment rule sorted by lift ratio."""
+    if segments.empty:
+        raise DataError(
+            "rules.settings.per_segment: no segment had enough baskets to mine "
+            "(rules.settings.segment_min_baskets) or every segment failed; see the log"
+        )
+    rules = pd.concat(tables, ignore_index=True)
+    rules = rules[["segment", *[c for c in rules.columns if c != "segment"]]]
+    rules = rules.sort_values(["lift_ratio", "lift"], ascending=False, kind="stable").reset_index(drop=True)
+    n = max(int(segments["n_evaluated"].sum()), 1)
+    metrics = {
+        "segments_mined": float(len(segments)),
+        "segment_n_rules": float(segments["n_rules"].sum()),
+        f"segment_hit_rate_at_{k}": segments["hits"].sum() / n,
+        f"segment_global_hit_rate_at_{k}": segments["global_hits"].sum() / n,
+        "segment_coverage": segments["covered"].sum() / n,
+        "segment_n_evaluated": float(segments["n_evaluated"].sum()),
+        "segment_rules_lift_2x_global": float((rules["lift_ratio"] >= LIFT_RATIO).sum()),
+    }
+    return SegmentRules(metrics, segments, rules)

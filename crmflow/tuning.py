@@ -18,7 +18,9 @@ from crmflow.tracking import Tracker
 logger = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
 AUTO = "auto"  # an objective metric that means "the stage's default for this component"
-TUNING_KEYS = ("n_trials", "timeout", "seed", "storage", "study_name", "max_failures", "sampler", "objectives")
+TUNING_KEYS = (
+    "n_trials", "timeout", "seed", "storage", "study_name", "max_failures", "sampler", "start_from_config", "objectives",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class TuningSettings:
     max_failures: int
     sampler: Mapping[str, Any] | None
     objectives: dict[str, Objective] = field(default_factory=dict)
+    start_from_config: bool = True
 
     @classmethod
     def parse(cls, node: Mapping[str, Any], stage_names: list[str]) -> TuningSettings:
@@ -49,6 +52,9 @@ class TuningSettings:
         n_trials = node.get("n_trials", 0)
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
             raise ConfigError(f"tuning.n_trials: expected an int >= 0; got {n_trials!r}")
+        start_from_config = node.get("start_from_config", True)
+        if not isinstance(start_from_config, bool):
+            raise ConfigError(f"tuning.start_from_config: expected true or false; got {start_from_config!r}")
         objectives = {}
         for stage, entry in (node.get("objectives") or {}).items():
             if stage not in stage_names:
@@ -69,6 +75,7 @@ class TuningSettings:
             max_failures=int(node.get("max_failures", n_trials)),
             sampler=node.get("sampler"),
             objectives=objectives,
+            start_from_config=start_from_config,
         )
 
     def tunes(self, stage: str, spec: ComponentSpec) -> bool:
@@ -136,6 +143,10 @@ def tune(
         study_name=f"{settings.study_name}.{stage}" if settings.study_name else None,
         load_if_exists=settings.study_name is not None,
     )
+
+    configured = spec.search_space.configured_point(spec.params)
+    if settings.start_from_config and configured and not study.trials:
+        study.enqueue_trial(configured)  # trial 0: the YAML's values, so tuning never ends below them
 
     def trial_objective(trial: optuna.Trial) -> float:
         params = spec.search_space.suggest(trial)

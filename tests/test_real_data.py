@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from helpers import compose_config, data_file
 from mlflow.tracking import MlflowClient
@@ -37,6 +39,21 @@ def test_recipe_runs_end_to_end(recipe: str, tracking_overrides: list[str]) -> N
     for stage in result.stages:
         assert stage.metrics, stage.stage
     assert ("predictor.roc_auc" in result.metrics) == (recipe != "arules_groceries")
+    if "rules.n_rules" in result.metrics:  # rules, their plot and the hit rate beside the baseline
+        assert {"rules.hit_rate_at_5", "rules.baseline_hit_rate_at_5"} <= set(result.metrics)
+        logged = {Path(a.path).name for a in MlflowClient(result.tracking_uri).list_artifacts(result.run_id, "rules")}
+        assert {"rules.csv", "rules_scatter.png", "evaluation_vs_baseline.csv", "top_rules_by_lift.md"} <= logged
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_online_retail_value_regresses_spend(tracking_overrides: list[str]) -> None:
+    data_file("online_retail.parquet")
+    result = run(compose_config(["+experiment=online_retail_value", "tuning=off"] + tracking_overrides))
+    metrics = result.metrics
+    assert {"predictor.rmse", "predictor.mae", "predictor.r2", "predictor.holdout_rmse"} <= set(metrics)
+    assert "predictor.roc_auc" not in metrics
+    assert metrics["predictor.holdout_mae"] < metrics["predictor.holdout_rmse"]
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from crmflow.config.components import parse_component
+from crmflow.config.search_space import parse_search_space
 from crmflow.errors import ConfigError
 from crmflow.plan import plan_run
 from crmflow.tracking import Tracker
@@ -71,3 +72,34 @@ def test_unknown_tuning_key_and_stage_are_named() -> None:
 def test_auto_objective_resolves_to_the_stage_default(compose):
     plan = plan_run(compose([]))
     assert plan.tuning.objectives["predictor"] == Objective("roc_auc", "maximize")
+
+
+def test_first_trial_uses_the_configured_values_inside_the_space() -> None:
+    space = parse_search_space(
+        {
+            "n_clusters": {"type": "int", "low": 2, "high": 10, "step": 2},
+            "tol": {"type": "float", "low": 0.1, "high": 1.0},
+            "init": {"type": "categorical", "choices": ["k-means++", "random"]},
+        },
+        "segmentation.search_space",
+    )
+    assert space.configured_point({"n_clusters": 4, "tol": 0.5, "init": "random"}) == {
+        "n_clusters": 4, "tol": 0.5, "init": "random",
+    }
+    # off the step grid, out of range, not a choice, wrong type: left to the sampler
+    assert space.configured_point({"n_clusters": 3, "tol": 2.0, "init": "kmeans"}) == {}
+    assert space.configured_point({"n_clusters": True, "tol": "0.5"}) == {}
+
+
+def test_the_study_starts_from_the_configured_value(tmp_path: Path) -> None:
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "tuning-test")
+    spec = parse_component({**NODE, "n_clusters": 7}, "segmentation")
+    seen: list[int] = []
+
+    def evaluate(params: dict) -> dict[str, float]:
+        seen.append(params["n_clusters"])
+        return {"score": float(params["n_clusters"] == 7)}
+
+    with tracker.parent_run("p", {}):
+        result = tune("segmentation", spec, evaluate, settings(3), tracker)
+    assert seen[0] == 7 and result.best_params == {"n_clusters": 7}

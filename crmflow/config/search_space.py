@@ -10,6 +10,7 @@ search_space:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,6 +56,16 @@ class Dimension:
             return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_float(name, float(self.low), float(self.high), step=self.step, log=self.log)
 
+    def contains(self, value: Any) -> bool:
+        """Whether `value` is one this dimension can draw (a choice, or in range and on the step grid)."""
+        if self.type == "categorical":
+            return any(value == choice and type(value) is type(choice) for choice in self.choices)
+        if isinstance(value, bool) or not isinstance(value, int if self.type == "int" else (int, float)):
+            return False
+        if not self.low <= value <= self.high:
+            return False
+        return self.step is None or math.isclose(((value - self.low) / self.step) % 1, 0, abs_tol=1e-9)
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -71,6 +82,10 @@ class SearchSpace:
 
     def suggest(self, trial: TrialLike) -> dict[str, Any]:
         return {d.name: d.suggest(trial) for d in self.dimensions}
+
+    def configured_point(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The configured values of the tuned parameters that lie inside their ranges (a study's first trial)."""
+        return {d.name: params[d.name] for d in self.dimensions if d.name in params and d.contains(params[d.name])}
 
 
 def _parse_dimension(name: str, entry: Any, key: str) -> Dimension:

@@ -129,6 +129,7 @@ class AssociationRules(BaseEstimator):
         self.item_support_ = _item_support(items, item_counts, n)
         self.itemsets_ = self._mine_itemsets(matrix, items)
         rules = self._rules(matrix, items)
+        self.n_rules_found_ = len(rules)
         self.rules_ = rules if self.max_rules is None else rules.head(self.max_rules).reset_index(drop=True)
         self._index = _rule_index(self.rules_, items, item_counts)
         logger.debug("mined %d itemsets and %d rules from %d baskets", len(self.itemsets_), len(self.rules_), n)

@@ -25,6 +25,15 @@ LIFT_RATIO = 2.0  # segment rules at least this many times the global lift are c
 COMPARED = ["support", "confidence", "lift"]
 
 
+@dataclass(frozen=True)
+class SegmentLimits:
+    """Which segments are mined and how much each may yield (`rules.settings.segment_*`)."""
+
+    min_baskets: int
+    max_itemsets: int
+    max_rules: int
+
+
 @dataclass
 class SegmentRules:
     """Per-segment results: summary metrics, one row per segment, and every segment rule vs global."""
@@ -48,36 +57,45 @@ def mine_per_segment(
     labels: pd.Series,
     k: int,
     seed: int,
-    min_baskets: int,
+    limits: SegmentLimits,
 ) -> SegmentRules:
     """Mine ``miner``'s rules within each segment of ``labels`` (by customer id).
 
-    Each segment with at least ``min_baskets`` training baskets is mined on its training baskets
-    and scored on its held-out baskets beside the global rules on the same baskets; its rules
-    table is mined on all its baskets and compared with the same rules on all baskets.
+    Each segment with at least ``limits.min_baskets`` training baskets is mined on its training
+    baskets and scored on its held-out baskets beside the global rules on the same baskets; its
+    rules table is mined on all its baskets and compared with the same rules on all baskets. A
+    small segment of large, repetitive baskets can hold millions of frequent itemsets at the
+    global support fraction: past ``limits.max_itemsets`` the segment is skipped (with the reason in
+    its row), and its table keeps its ``limits.max_rules`` rules of highest lift.
     """
     everything = Baskets(
         items=train.items + holdout.items,
         customer_ids=None if train.customer_ids is None else pd.concat([train.customer_ids, holdout.customer_ids]),
     )
     global_miner = clone(miner).fit(train)
+    segment_miner = clone(miner).set_params(max_itemsets=min(miner.max_itemsets, limits.max_itemsets))
+    table_miner = clone(segment_miner).set_params(max_rules=min(miner.max_rules or limits.max_rules, limits.max_rules))
     train_segment, holdout_segment = basket_segments(train, labels), basket_segments(holdout, labels)
     all_segment = pd.concat([train_segment, holdout_segment], ignore_index=True)
     rows, tables = [], []
-    for segment in sorted(set(train_segment.dropna().tolist()) - {NOISE}, key=str):
+    present = [s for s in pd.unique(labels) if s != NOISE and (train_segment == s).any()]  # labels keep their type
+    for segment in sorted(present, key=str):
         in_train = np.flatnonzero(train_segment == segment)
-        if len(in_train) < min_baskets:
-            logger.info("rules: segment %s has %d training baskets (< %d); not mined", segment, len(in_train), min_baskets)
+        row = {"segment": segment, "train_baskets": len(in_train), "status": "mined"}
+        rows.append(row)
+        if len(in_train) < limits.min_baskets:
+            row["status"] = f"not mined: fewer than rules.settings.segment_min_baskets={limits.min_baskets} baskets"
             continue
         try:
-            fitted = clone(miner).fit(train.subset(in_train))
-            mined = clone(miner).fit(everything.subset(np.flatnonzero(all_segment == segment)))
+            fitted = clone(segment_miner).fit(train.subset(in_train))
+            mined = clone(table_miner).fit(everything.subset(np.flatnonzero(all_segment == segment)))
         except (ConfigError, DataError) as error:  # e.g. too many itemsets at a small segment's count
-            logger.warning("rules: segment %s not mined: %s", segment, error)
+            logger.warning("rules: segment %s not mined (limit per segment: rules.settings.segment_max_itemsets=%d): %s",
+                           segment, limits.max_itemsets, error)
+            row["status"] = f"not mined: {str(error).splitlines()[0]}"
             continue
-        row = {"segment": segment, "train_baskets": len(in_train), "n_rules": len(mined.rules_)}
+        row |= {"n_rules": len(mined.rules_), "rules_found": mined.n_rules_found_}
         row |= _scores(fitted, global_miner, holdout.subset(np.flatnonzero(holdout_segment == segment)), k, seed)
-        rows.append(row)
         tables.append(_compared(mined.rules_, everything).assign(segment=segment))
     return _summary(pd.DataFrame(rows), tables, k)
 
@@ -106,22 +124,22 @@ def _compared(rules: pd.DataFrame, everything: Baskets) -> pd.DataFrame:
 
 def _summary(segments: pd.DataFrame, tables: list[pd.DataFrame], k: int) -> SegmentRules:
     """Pooled metrics over the mined segments, and every segment rule sorted by lift ratio."""
-    if segments.empty:
-        raise DataError(
-            "rules.settings.per_segment: no segment had enough baskets to mine "
-            "(rules.settings.segment_min_baskets) or every segment failed; see the log"
-        )
+    mined = segments[segments["status"] == "mined"] if len(segments) else segments
+    if mined.empty:
+        reasons = "; ".join(sorted(set(segments["status"]))) if len(segments) else "no labelled segments"
+        raise DataError(f"rules.settings.per_segment: no segment could be mined ({reasons})")
     rules = pd.concat(tables, ignore_index=True)
     rules = rules[["segment", *[c for c in rules.columns if c != "segment"]]]
     rules = rules.sort_values(["lift_ratio", "lift"], ascending=False, kind="stable").reset_index(drop=True)
-    n = max(int(segments["n_evaluated"].sum()), 1)
+    n = max(int(mined["n_evaluated"].sum()), 1)
     metrics = {
-        "segments_mined": float(len(segments)),
-        "segment_n_rules": float(segments["n_rules"].sum()),
-        f"segment_hit_rate_at_{k}": segments["hits"].sum() / n,
-        f"segment_global_hit_rate_at_{k}": segments["global_hits"].sum() / n,
-        "segment_coverage": segments["covered"].sum() / n,
-        "segment_n_evaluated": float(segments["n_evaluated"].sum()),
+        "segments_mined": float(len(mined)),
+        "segments_skipped": float(len(segments) - len(mined)),
+        "segment_n_rules": float(mined["n_rules"].sum()),
+        f"segment_hit_rate_at_{k}": mined["hits"].sum() / n,
+        f"segment_global_hit_rate_at_{k}": mined["global_hits"].sum() / n,
+        "segment_coverage": mined["covered"].sum() / n,
+        "segment_n_evaluated": float(mined["n_evaluated"].sum()),
         "segment_rules_lift_2x_global": float((rules["lift_ratio"] >= LIFT_RATIO).sum()),
     }
     return SegmentRules(metrics, segments, rules)

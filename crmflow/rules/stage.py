@@ -19,7 +19,7 @@ from crmflow.rules.report import (
     top_rules_markdown,
     write_segment_rules,
 )
-from crmflow.rules.segments import mine_per_segment
+from crmflow.rules.segments import SegmentLimits, mine_per_segment
 from crmflow.stages.base import RunContext, Stage, StageResult
 
 _NO_SEGMENTS = (
@@ -38,6 +38,8 @@ class RulesSettings:
     top_rules: int
     per_segment: bool
     segment_min_baskets: int
+    segment_max_itemsets: int
+    segment_max_rules: int
 
 
 @dataclass
@@ -65,6 +67,8 @@ class RulesStage(Stage):
         if not isinstance(settings.per_segment, bool):
             raise ConfigError(f"rules.settings.per_segment: expected true or false; got {settings.per_segment!r}")
         check_int("segment_min_baskets", settings.segment_min_baskets, 2, owner="rules.settings")
+        check_int("segment_max_itemsets", settings.segment_max_itemsets, 1, owner="rules.settings")
+        check_int("segment_max_rules", settings.segment_max_rules, 1, owner="rules.settings")
         if settings.per_segment and ctx.table is None:
             raise ConfigError(_NO_SEGMENTS)
         if not ctx.data.has_column("item"):
@@ -106,7 +110,10 @@ class RulesStage(Stage):
         if spec.settings.per_segment:
             found = mine_per_segment(
                 clone(estimator), prepared.train, prepared.holdout, ctx.outputs["segment_labels"],
-                prepared.k, prepared.seed, spec.settings.segment_min_baskets,
+                prepared.k, prepared.seed, SegmentLimits(
+                    spec.settings.segment_min_baskets, spec.settings.segment_max_itemsets,
+                    spec.settings.segment_max_rules,
+                ),
             )  # fmt: skip
             metrics.update(found.metrics)
             artifacts += write_segment_rules(found, ctx.artifact_dir, spec.settings.top_rules)

@@ -14,7 +14,7 @@ from crmflow.data.synthetic import SyntheticCRM
 from crmflow.errors import ConfigError, DataError
 from crmflow.rules import AssociationRules, Baskets
 from crmflow.rules.miner import rule_metrics
-from crmflow.rules.segments import mine_per_segment
+from crmflow.rules.segments import SegmentLimits, mine_per_segment
 from crmflow.rules.stage import RulesSettings, RulesStage
 from crmflow.stages.base import RunContext
 
@@ -30,9 +30,12 @@ HOLDOUT = _baskets([("c0a", "x y")] * 3 + [("c1a", "x z")] * 3 + [("nobody", "x 
 LABELS = pd.Series({"c0a": 0, "c0b": 0, "c1a": 1, "c1b": 1, "noise": -1})
 
 
-def _mine(**params: object):
+ROOMY = SegmentLimits(min_baskets=2, max_itemsets=1000, max_rules=1000)
+
+
+def _mine(limits: SegmentLimits = ROOMY, **params: object):
     miner = AssociationRules(min_support=0.2, min_threshold=0.3, **params)  # type: ignore[arg-type]
-    return mine_per_segment(miner, TRAIN, HOLDOUT, LABELS, k=1, seed=0, min_baskets=2)
+    return mine_per_segment(miner, TRAIN, HOLDOUT, LABELS, k=1, seed=0, limits=limits)
 
 
 def test_segment_rules_beat_the_global_rules_on_their_own_baskets() -> None:
@@ -58,8 +61,24 @@ def test_lift_ratio_compares_a_segment_rule_with_the_same_rule_on_all_baskets() 
 
 def test_small_segments_are_skipped_and_none_left_is_a_data_error() -> None:
     miner = AssociationRules(min_support=0.2, min_threshold=0.3)
-    with pytest.raises(DataError, match="no segment had enough baskets"):
-        mine_per_segment(miner, TRAIN, HOLDOUT, LABELS, k=1, seed=0, min_baskets=100)
+    with pytest.raises(DataError, match="no segment could be mined.*segment_min_baskets=100"):
+        mine_per_segment(miner, TRAIN, HOLDOUT, LABELS, k=1, seed=0, limits=SegmentLimits(100, 1000, 1000))
+
+
+def test_a_segment_past_the_itemset_cap_is_skipped_with_its_reason() -> None:
+    # segment 0's training baskets hold 4 frequent items and 2 pairs; segment 1's the same: a cap of 5 stops both
+    with pytest.raises(DataError, match="no segment could be mined.*max_itemsets=5"):
+        _mine(SegmentLimits(2, 5, 1000))
+    found = _mine(SegmentLimits(2, 6, 1000))
+    assert found.metrics["segments_mined"] == 2 and found.metrics["segments_skipped"] == 0
+
+
+def test_each_segment_table_keeps_its_rules_of_highest_lift() -> None:
+    full, capped = _mine(), _mine(SegmentLimits(2, 1000, 1))
+    assert (capped.segments["n_rules"] == 1).all()
+    assert (capped.segments["rules_found"] == full.segments["n_rules"]).all()
+    for segment, rules in capped.rules.groupby("segment"):
+        assert rules["lift"].item() == full.rules[full.rules["segment"] == segment]["lift"].max()
 
 
 def _context(folder: Path, labels: pd.Series | None, table: object = "table") -> RunContext:

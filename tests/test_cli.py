@@ -42,6 +42,17 @@ def test_stage_missing_its_column_is_named(tmp_path: Path) -> None:
     assert_one_line_error(result, "rules: the data has no 'item' column", tmp_path)
 
 
+def test_single_item_baskets_fail_before_any_run(tmp_path: Path) -> None:
+    days = pd.date_range("2023-01-01", periods=40, freq="10D").strftime("%Y-%m-%d")
+    log = pd.DataFrame({"cid": ["a", "b", "c", "d"] * 10, "ts": days, "amt": range(40), "item": ["x", "y"] * 20,
+                        "basket": range(40)})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    columns = "{customer_id: cid, timestamp: ts, amount: amt, item: item, basket_id: basket}"
+    result = crmflow("data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}",
+                     cwd=tmp_path)
+    assert_one_line_error(result, "rules: every one of the 40 baskets has fewer than 2 items", tmp_path)
+
+
 def test_help_lists_the_groups(tmp_path: Path) -> None:
     result = crmflow("--help", cwd=tmp_path)
     assert result.returncode == 0

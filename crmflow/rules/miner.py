@@ -120,7 +120,7 @@ class AssociationRules(BaseEstimator):
         if self.exclude_items:
             excluded = frozenset(self.exclude_items)
             baskets = Baskets(items=[basket - excluded for basket in baskets.items])
-        _check_baskets(baskets)
+        check_baskets(baskets)
         matrix, items = encode_baskets(baskets)
         n = matrix.shape[0]
         item_counts = np.asarray(matrix.sum(axis=0)).ravel().astype(np.int64)
@@ -303,7 +303,7 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
 
 
-def _check_baskets(baskets: Baskets) -> None:
+def check_baskets(baskets: Baskets) -> None:
     """DataError when there is nothing to mine."""
     if len(baskets) == 0:
         raise DataError("rules: there are no baskets to mine; the transactions have no rows with an item")

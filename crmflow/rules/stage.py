@@ -12,7 +12,7 @@ from crmflow.errors import ConfigError, DataError
 from crmflow.plots import rules_scatter
 from crmflow.rules.baskets import Baskets, baskets_from_transactions
 from crmflow.rules.evaluation import evaluate_recommendations
-from crmflow.rules.miner import check_int
+from crmflow.rules.miner import check_baskets, check_int
 from crmflow.rules.report import (
     evaluation_table,
     readable,
@@ -53,6 +53,13 @@ class RulesInput:
     seed: int
 
 
+def _baskets(ctx: RunContext) -> Baskets:
+    """The run's baskets, built from the transactions once (check and prepare share them)."""
+    if "baskets" not in ctx.outputs:
+        ctx.outputs["baskets"] = baskets_from_transactions(ctx.data.transactions)
+    return ctx.outputs["baskets"]
+
+
 class RulesStage(Stage):
     name = "rules"
     settings_type = RulesSettings
@@ -76,11 +83,12 @@ class RulesStage(Stage):
                 "rules: the data has no 'item' column; association rules need one item per "
                 "transaction row (map it with data.transactions.columns.item, or set rules=none)"
             )
+        check_baskets(_baskets(ctx))  # before any run starts: e.g. every basket holds a single item
 
     def prepare(self, spec: ComponentSpec, ctx: RunContext) -> RulesInput:
         if spec.settings.per_segment and "segment_labels" not in ctx.outputs:
             raise ConfigError(_NO_SEGMENTS)
-        baskets = baskets_from_transactions(ctx.data.transactions)
+        baskets = _baskets(ctx)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
         return RulesInput(baskets, train, holdout, spec.settings.k, ctx.seed)
 

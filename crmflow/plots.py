@@ -45,30 +45,6 @@ def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path
     return save_figure(fig, path)
 
 
-def classifier_curves(y_true: np.ndarray, scores: np.ndarray, path: Path) -> Path:
-    """Out-of-fold ROC and precision–recall curves side by side."""
-    from sklearn.metrics import (
-        average_precision_score,
-        precision_recall_curve,
-        roc_auc_score,
-        roc_curve,
-    )
-
-    plt = pyplot()
-    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.5))
-    fpr, tpr, _ = roc_curve(y_true, scores)
-    roc_ax.plot(fpr, tpr, label=f"AUC {roc_auc_score(y_true, scores):.3f}")
-    roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
-    roc_ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC (out-of-fold)")
-    precision, recall, _ = precision_recall_curve(y_true, scores)
-    pr_ax.plot(recall, precision, label=f"AP {average_precision_score(y_true, scores):.3f}")
-    pr_ax.axhline(np.mean(y_true), linestyle="--", color="grey")
-    pr_ax.set(xlabel="Recall", ylabel="Precision", title="Precision–recall (out-of-fold)")
-    roc_ax.legend()
-    pr_ax.legend()
-    return save_figure(fig, path)
-
-
 def rules_scatter(rules: pd.DataFrame, path: Path) -> Path:
     """Support against confidence for every rule, coloured by lift."""
     plt = pyplot()

@@ -124,6 +124,11 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == [PREDICT_COMMAND]:
         _predict(args[1:])
         return
+    if {"-h", "--help"} & set(args):
+        from crmflow.help import help_text
+
+        print(help_text())
+        return
     sys.argv = [sys.argv[0], *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line
     signal.signal(signal.SIGTERM, _interrupt)  # a terminated run ends KILLED, not RUNNING

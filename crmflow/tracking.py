@@ -142,8 +142,10 @@ class Tracker:
         import skops.io
         from mlflow.models import infer_signature
 
-        example = logged.input_example
-        signature = infer_signature(example, logged.model.predict(example))
+        example = _integers_as_floats(logged.input_example)
+        with warnings.catch_warnings():  # the hint is about integer predictions (classes), never missing
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            signature = infer_signature(example, logged.model.predict(example))
         serialization = _serialization(logged.model)
         info = mlflow.sklearn.log_model(
             logged.model,
@@ -155,6 +157,15 @@ class Tracker:
             **serialization,
         )
         return info.model_uri
+
+
+def _integers_as_floats(example: Any) -> Any:
+    """The input example with integer columns as float64, so the signature accepts new rows where
+    such a column (a count, an age) is missing: MLflow refuses NaN in an integer column."""
+    if not hasattr(example, "select_dtypes"):
+        return example
+    integers = example.select_dtypes(include="integer").columns
+    return example.astype(dict.fromkeys(integers, "float64"))
 
 
 def _serialization(model: Any) -> dict[str, Any]:

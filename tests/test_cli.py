@@ -57,6 +57,7 @@ def test_help_lists_the_groups(tmp_path: Path) -> None:
     result = crmflow("--help", cwd=tmp_path)
     assert result.returncode == 0
     assert "segmentation: " in result.stdout and "kmeans" in result.stdout
+    assert "logistic_regression (default)" in result.stdout and "_settings" not in result.stdout
 
 
 @pytest.mark.slow

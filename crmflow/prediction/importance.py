@@ -10,9 +10,10 @@ from sklearn.inspection import permutation_importance
 
 
 def final_estimator(model: Any) -> Any:
-    """The last step of the fitted pipeline inside `model` (unwrapping a threshold classifier)."""
+    """The fitted estimator at the end of `model` (unwrapping a threshold classifier or a target transform)."""
     pipeline = getattr(model, "estimator_", model)
-    return pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+    last = pipeline[-1] if hasattr(pipeline, "steps") else pipeline
+    return getattr(last, "regressor_", last)  # a regressor fitted on a transformed target
 
 
 def own_importances(estimator: Any) -> pd.DataFrame | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
@@ -21,11 +22,14 @@ from crmflow.errors import ConfigError, DataError
 from crmflow.prediction.evaluation import OutOfFold, out_of_fold
 from crmflow.prediction.importance import feature_importances
 from crmflow.prediction.plots import importance_bars
-from crmflow.prediction.task import OPTIMAL, Task, task_of
+from crmflow.prediction.task import OPTIMAL, REGRESSION, Task, task_of
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.assign import SegmentAssigner
 from crmflow.stages.base import LoggedModel, RunContext, Stage, StageResult
 from crmflow.tuning import Objective
+
+LOG1P = "log1p"
+TARGET_TRANSFORMS = ("none", LOG1P)  # predictor.settings.target_transform
 
 
 @dataclass
@@ -37,10 +41,15 @@ class PredictorSettings:
     threshold: float | str
     segment_feature: bool
     permutation_repeats: int
+    target_transform: str
     n_jobs: int
 
     def __post_init__(self) -> None:
         key = "predictor.settings"
+        if self.target_transform not in TARGET_TRANSFORMS:
+            raise ConfigError(
+                f"{key}.target_transform: expected one of {', '.join(TARGET_TRANSFORMS)}; got {self.target_transform!r}"
+            )
         if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
             raise ConfigError(f"{key}.cv_folds: expected an int >= 2; got {self.cv_folds!r}")
         if isinstance(self.holdout_fraction, bool) or not isinstance(self.holdout_fraction, (int, float)) \
@@ -77,8 +86,14 @@ class PredictorInput:
     def pipeline(self, estimator: Any) -> Pipeline:
         """A fresh unfitted pipeline: [segment labels] → preprocessing → estimator."""
         steps: list[tuple[str, Any]] = [("segment", self.segments)] if self.segments is not None else []
-        steps += [("preprocess", build_preprocessor(self.preprocessing)), ("model", estimator)]
+        steps += [("preprocess", build_preprocessor(self.preprocessing)), ("model", self._model(estimator))]
         return Pipeline(steps)
+
+    def _model(self, estimator: Any) -> Any:
+        """The estimator, fitted on log(1 + y) and predicting expm1 of its output with target_transform=log1p."""
+        if self.settings.target_transform == LOG1P:
+            return TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
+        return estimator
 
 
 @dataclass
@@ -107,7 +122,19 @@ class PredictorStage(Stage):
                 "data.customers.target"
             )
         settings: PredictorSettings = spec.settings
-        task_of(spec).check_target(ctx.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
+        task = task_of(spec)
+        task.check_target(ctx.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
+        if settings.target_transform == LOG1P:
+            if task is not REGRESSION:
+                raise ConfigError(
+                    f"predictor.settings.target_transform: {LOG1P} transforms a regression target; "
+                    f"{spec.short_name} is a classifier (set it to none)"
+                )
+            if ctx.table.y.min() <= -1:
+                raise DataError(
+                    f"predictor.settings.target_transform: {LOG1P} needs target '{ctx.table.y.name}' > -1; "
+                    f"its minimum is {ctx.table.y.min():g}"
+                )
 
     def prepare(self, spec: ComponentSpec, ctx: RunContext) -> PredictorInput:
         settings: PredictorSettings = spec.settings

@@ -25,7 +25,7 @@ from crmflow.run import _load, run
 from crmflow.stages.base import RunContext
 
 SETTINGS = {"cv_folds": 2, "holdout_fraction": 0.0, "threshold": 0.5, "segment_feature": False,
-            "permutation_repeats": 1, "n_jobs": 1}
+            "permutation_repeats": 1, "target_transform": "none", "n_jobs": 1}
 
 
 def spec(target: str, **params: object):
@@ -80,6 +80,7 @@ def test_regression_metrics_by_hand() -> None:
         ("threshold", "best", "predictor.settings.threshold: expected a probability in (0, 1) or 'optimal'"),
         ("threshold", 1.0, "predictor.settings.threshold: expected a probability in (0, 1)"),
         ("permutation_repeats", 0, "predictor.settings.permutation_repeats: expected an int >= 1; got 0"),
+        ("target_transform", "log", "predictor.settings.target_transform: expected one of none, log1p; got 'log'"),
     ],
 )
 def test_bad_settings_fail_at_plan_time(key: str, value: object, expected: str) -> None:
@@ -154,3 +155,36 @@ def test_a_numeric_customer_target_is_a_value_for_regressors(tmp_path: Path) -> 
     stage.check(regressor, ctx)
     result = stage.finalize(regressor.build(), stage.prepare(regressor, ctx), regressor, ctx)
     assert result.metrics["holdout_r2"] > 0.9
+
+
+def test_log1p_target_transform_fits_on_the_log_and_predicts_amounts(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 3, 200)
+    y = pd.Series(np.expm1(2.0 * x + rng.normal(0, 0.05, 200)), name="spend")  # exponential in x
+    ctx = RunContext(CRMData("toy"), CustomerTable(pd.DataFrame({"x": x}, index=y.index), y), {}, 0, tmp_path)
+    settings = {**SETTINGS, "holdout_fraction": 0.2}
+    results = {}
+    for transform in ("none", "log1p"):
+        ridge = parse_component({"_target_": "sklearn.linear_model.Ridge", "alpha": 1e-6,
+                                 "settings": {**settings, "target_transform": transform}}, "predictor", PredictorSettings)
+        PredictorStage().check(ridge, ctx)
+        results[transform] = PredictorStage().finalize(ridge.build(), PredictorStage().prepare(ridge, ctx), ridge, ctx)
+    assert results["log1p"].metrics["holdout_r2"] > 0.99 > results["none"].metrics["holdout_r2"]
+    model = results["log1p"].model.model
+    assert model.predict(pd.DataFrame({"x": [1.0]}))[0] == pytest.approx(np.expm1(2.0), rel=0.05)  # an amount
+
+
+@pytest.mark.parametrize(
+    ("target", "y", "error", "expected"),
+    [
+        ("sklearn.linear_model.LogisticRegression", [0, 1] * 20, ConfigError, "log1p transforms a regression target"),
+        ("sklearn.linear_model.Ridge", [-2.0, 5.0] * 20, DataError, "log1p needs target 'spend' > -1; its minimum is -2"),
+    ],
+)
+def test_log1p_needs_a_regressor_and_a_target_above_minus_one(
+    target: str, y: list, error: type, expected: str, tmp_path: Path
+) -> None:
+    chosen = parse_component({"_target_": target, "settings": {**SETTINGS, "target_transform": "log1p"}},
+                             "predictor", PredictorSettings)
+    with pytest.raises(error, match=expected):
+        PredictorStage().check(chosen, context(pd.Series(y, name="spend"), tmp_path))

@@ -4,7 +4,8 @@ Run on demand (not part of the tests):
     CRMFLOW_DATA_DIR=../shared/data python benchmarks/forecasting.py [--trials 10] [--seasonal-period 4] \
         [--forecasters ets] [-- extra crmflow overrides, e.g. forecaster.seasonal=null]
 Prints, per forecaster, the rolling-origin backtest metrics of the refit best model beside the
-seasonal-naive baseline's (same folds), the forecaster stage's wall time and the run's status.
+seasonal-naive baseline's (same folds): on the tuning folds and on the held-out latest fold(s) that no
+trial saw (holdout_*), the forecaster stage's wall time and the run's status.
 Segmentation is off, so only the whole-base series is forecast.
 """
 
@@ -17,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 FORECASTERS = "naive,seasonal_naive,arima,sarimax,ets"
-COLUMNS = ("mase", "baseline_mase", "mae", "baseline_mae", "rmse", "mape", "smape", "baseline_smape", "coverage",
-           "seconds")
+COLUMNS = ("mase", "baseline_mase", "holdout_mase", "holdout_baseline_mase", "mae", "baseline_mae", "holdout_mae",
+           "holdout_baseline_mae", "smape", "coverage", "seconds")
 
 
 def main() -> None:
@@ -48,10 +49,10 @@ def main() -> None:
         experiment = client.get_experiment_by_name("crmflow")
         runs = client.search_runs([experiment.experiment_id], "tags.crmflow.sweep_id != ''")
         parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-        print(f"{'forecaster':<16}" + "".join(f"{c:>15}" for c in COLUMNS) + "  status  best params")
+        print(f"{'forecaster':<16}" + "".join(f"{c:>23}" for c in COLUMNS) + "  status  best params")
         for run in sorted(parents, key=lambda r: FORECASTERS.find(r.data.tags.get("crmflow.choice.forecaster", ""))):
             metrics = run.data.metrics
-            values = "".join(f"{metrics.get(f'forecaster.{c}', float('nan')):>15.3f}" for c in COLUMNS)
+            values = "".join(f"{metrics.get(f'forecaster.{c}', float('nan')):>23.3f}" for c in COLUMNS)
             best = {k.removeprefix("forecaster.best."): v for k, v in run.data.params.items()
                     if k.startswith("forecaster.best.")}
             name = run.data.tags.get("crmflow.choice.forecaster", "?")

@@ -36,6 +36,7 @@ class ForecasterSettings:
     horizon: int
     folds: int
     step: int
+    holdout_folds: int
     interval: float
     per_segment: bool
     complete_periods_only: bool
@@ -45,12 +46,23 @@ class ForecasterSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"forecaster.settings.{name}: expected an int >= 1; got {value!r}")
+        if isinstance(self.holdout_folds, bool) or not isinstance(self.holdout_folds, int) \
+                or not 0 <= self.holdout_folds < self.folds:
+            raise ConfigError(
+                f"forecaster.settings.holdout_folds: expected an int in [0, folds - 1] = [0, {self.folds - 1}]; "
+                f"got {self.holdout_folds!r}"
+            )
         if isinstance(self.interval, bool) or not isinstance(self.interval, Real) or not 0 < self.interval < 1:
             raise ConfigError(f"forecaster.settings.interval: expected a level in (0, 1), e.g. 0.95; got {self.interval!r}")
 
     @property
     def windows(self) -> RollingOrigin:
         return RollingOrigin(self.horizon, self.folds, self.step)
+
+    @property
+    def tuning_folds(self) -> int:
+        """The earlier folds, which tuning trials score; the latest `holdout_folds` are kept for the report."""
+        return self.folds - self.holdout_folds
 
 
 @dataclass
@@ -98,11 +110,28 @@ def _checked(estimator: Any, series: pd.Series, settings: ForecasterSettings) ->
 
 def _evaluate(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, settings: ForecasterSettings,
               ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Backtest every fold: metrics of the tuning folds, and `holdout_*` of the held-out latest folds."""
     table = backtest(estimator, series, settings.windows, settings.seasonal_period, settings.interval)
     table = table.join(baseline[["baseline", "baseline_lower", "baseline_upper"]])
-    metrics = forecast_metrics(table)
-    metrics.update({f"baseline_{k}": v for k, v in forecast_metrics(table, "baseline").items()})
+    table.insert(1, "part", np.where(table["fold"] < settings.tuning_folds, "tuning", "holdout"))
+    metrics = _metrics(table[table["part"] == "tuning"])
+    if settings.holdout_folds:
+        metrics.update({f"holdout_{k}": v for k, v in _metrics(table[table["part"] == "holdout"]).items()})
     return table, metrics
+
+
+def _tuning_score(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, settings: ForecasterSettings,
+                  ) -> dict[str, float]:
+    """A trial: the tuning folds only (the held-out latest folds are neither fitted nor scored)."""
+    cut = len(series) - settings.holdout_folds * settings.step
+    windows = RollingOrigin(settings.horizon, settings.tuning_folds, settings.step)
+    table = backtest(estimator, series.iloc[:cut], windows, settings.seasonal_period, settings.interval)
+    return _metrics(table.join(baseline[["baseline", "baseline_lower", "baseline_upper"]]))
+
+
+def _metrics(table: pd.DataFrame) -> dict[str, float]:
+    """The forecast's metrics and the seasonal-naive baseline's (`baseline_*`) over the table's rows."""
+    return {**forecast_metrics(table), **{f"baseline_{k}": v for k, v in forecast_metrics(table, "baseline").items()}}
 
 
 class ForecasterStage(Stage):
@@ -110,6 +139,7 @@ class ForecasterStage(Stage):
     settings_type = ForecasterSettings
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
+        """The objectives a study may use: the tuning folds' metrics (never the held-out folds')."""
         return [*FORECAST_METRICS, *(f"baseline_{m}" for m in FORECAST_METRICS)]
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
@@ -134,7 +164,7 @@ class ForecasterStage(Stage):
         return ForecastInput(series, segments, settings, baseline)
 
     def score(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec) -> dict[str, float]:
-        return _evaluate(estimator, prepared.series, prepared.baseline, prepared.settings)[1]
+        return _tuning_score(estimator, prepared.series, prepared.baseline, prepared.settings)
 
     def finalize(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
         settings, series, out = prepared.settings, prepared.series, ctx.artifact_dir
@@ -147,8 +177,9 @@ class ForecasterStage(Stage):
         forecast.to_frame().rename_axis("timestamp").to_csv(artifacts[1])
         notes = "\n".join(fitted.fit_warnings_) or "none"
         artifacts[2].write_text(f"{fitted.summary()}\n\nstatsmodels warnings while fitting: {notes}\n")
-        title = (f"{series.name}: {spec.short_name} vs seasonal naive "
-                 f"(MASE {metrics['mase']:.3f} vs {metrics['baseline_mase']:.3f})")
+        shown = "holdout_" if settings.holdout_folds else ""
+        title = (f"{series.name}: {spec.short_name} vs seasonal naive ({shown.rstrip('_') or 'backtest'} MASE "
+                 f"{metrics[shown + 'mase']:.3f} vs {metrics[shown + 'baseline_mase']:.3f})")
         artifacts.append(forecast_plot(series, table, forecast, title, out / "forecast.png"))
         if prepared.segments is not None:
             segment_rows = per_segment(estimator, prepared.segments, settings)
@@ -158,6 +189,9 @@ class ForecasterStage(Stage):
             metrics["segments_mase"] = float(segment_rows["mase"].mean())
             metrics["segments_baseline_mase"] = float(segment_rows["baseline_mase"].mean())
             metrics["segments_failed"] = float(segment_rows["error"].notna().sum())
+            if settings.holdout_folds:
+                metrics["segments_holdout_mase"] = float(segment_rows["holdout_mase"].mean())
+                metrics["segments_holdout_baseline_mase"] = float(segment_rows["holdout_baseline_mase"].mean())
         ctx.outputs["forecast"] = forecast
         return StageResult(metrics, artifacts, _logged_model(fitted, settings))
 
@@ -179,7 +213,8 @@ def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: Forecas
             row.update(_evaluate(estimator, series, baseline, settings)[1])
         except DataError as error:
             logger.warning("forecaster: segment %s skipped: %s", segment, error)
-            row.update({name: np.nan for name in ("mase", "baseline_mase")}, error=str(error))
+            failed = ("mase", "baseline_mase", "holdout_mase", "holdout_baseline_mase")
+            row.update(dict.fromkeys(failed, np.nan), error=str(error))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -30,10 +30,11 @@ _NO_SEGMENTS = (
 
 @dataclass
 class RulesSettings:
-    """`rules.settings`: share of the latest baskets held out, k of hit-rate@k, rules in the readable top table,
-    and rules mined per customer segment (segments with fewer training baskets are skipped)."""
+    """`rules.settings` (see conf/rules/_settings.yaml): the time splits, k of hit-rate@k, rules in the
+    readable top table, and rules mined per customer segment."""
 
     holdout_fraction: float
+    validation_fraction: float
     k: int
     top_rules: int
     per_segment: bool
@@ -44,11 +45,17 @@ class RulesSettings:
 
 @dataclass
 class RulesInput:
-    """All baskets, their earlier (train) and latest (holdout) parts, k and the seed."""
+    """All baskets split by time: train (= fit + validation, earliest first) and holdout (latest).
+
+    Tuning trials mine `fit` and score on `validation`; the chosen miner is then mined on all of
+    `train` and scored once on `holdout`, which no trial has seen.
+    """
 
     baskets: Baskets
     train: Baskets
     holdout: Baskets
+    fit: Baskets
+    validation: Baskets
     k: int
     seed: int
 
@@ -73,6 +80,10 @@ class RulesStage(Stage):
         settings: RulesSettings = spec.settings
         if not isinstance(settings.per_segment, bool):
             raise ConfigError(f"rules.settings.per_segment: expected true or false; got {settings.per_segment!r}")
+        for name in ("holdout_fraction", "validation_fraction"):
+            value = getattr(settings, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise ConfigError(f"rules.settings.{name}: expected a share of the baskets in (0, 1); got {value!r}")
         check_int("segment_min_baskets", settings.segment_min_baskets, 2, owner="rules.settings")
         check_int("segment_max_itemsets", settings.segment_max_itemsets, 1, owner="rules.settings")
         check_int("segment_max_rules", settings.segment_max_rules, 1, owner="rules.settings")
@@ -90,19 +101,22 @@ class RulesStage(Stage):
             raise ConfigError(_NO_SEGMENTS)
         baskets = _baskets(ctx)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
-        return RulesInput(baskets, train, holdout, spec.settings.k, ctx.seed)
+        fit, validation = train.split_by_time(spec.settings.validation_fraction)
+        return RulesInput(baskets, train, holdout, fit, validation, spec.settings.k, ctx.seed)
 
-    def _mine_and_score(self, miner: Any, prepared: RulesInput) -> dict[str, float]:
-        miner.fit(prepared.train)
-        metrics = evaluate_recommendations(miner, prepared.holdout, k=prepared.k, seed=prepared.seed)
+    @staticmethod
+    def _mine_and_score(miner: Any, train: Baskets, test: Baskets, prepared: RulesInput) -> dict[str, float]:
+        miner.fit(train)
+        metrics = evaluate_recommendations(miner, test, k=prepared.k, seed=prepared.seed)
         return {**metrics, "n_rules": float(len(miner.rules_)), "n_itemsets": float(len(miner.itemsets_))}
 
     def score(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec) -> dict[str, float]:
-        return self._mine_and_score(estimator, prepared)
+        """A trial: mined on the earlier training baskets, scored on the later (validation) ones."""
+        return self._mine_and_score(estimator, prepared.fit, prepared.validation, prepared)
 
     def finalize(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
         """Score the chosen miner on the holdout, then mine the logged rules table from all baskets."""
-        metrics = self._mine_and_score(estimator, prepared)
+        metrics = self._mine_and_score(estimator, prepared.train, prepared.holdout, prepared)
         estimator = clone(estimator).fit(prepared.baskets)
         metrics.update(n_rules=float(len(estimator.rules_)), n_itemsets=float(len(estimator.itemsets_)))
         table = readable(estimator.rules_)

@@ -58,6 +58,8 @@ def test_ets_run_logs_metrics_artifacts_and_model(tracking_overrides: list[str])
         assert expected in artifacts, expected
     backtest = pd.read_csv(client.download_artifacts(result.run_id, "forecaster/forecast_backtest.csv"))
     assert len(backtest) == 3 * 28 and {"actual", "forecast", "baseline", "forecast_lower", "scale"} <= set(backtest)
+    assert backtest.groupby("part")["fold"].unique().map(list).to_dict() == {"tuning": [0, 1], "holdout": [2]}
+    assert {"forecaster.holdout_mase", "forecaster.holdout_baseline_mase"} <= set(metrics)
     segments = pd.read_csv(client.download_artifacts(result.run_id, "forecaster/forecast_segments.csv"))
     assert len(segments) >= 2 and segments["error"].isna().all()
 
@@ -143,8 +145,29 @@ def test_a_segment_the_model_cannot_fit_is_reported_not_fatal() -> None:
     index = pd.date_range("2024-01-01", periods=40, freq="W-MON")
     wave = 100 + 10 * np.sin(np.arange(40))
     segments = pd.DataFrame({"0": wave, "1": np.where(np.arange(40) == 3, 0.0, wave)}, index=index)
-    settings = ForecasterSettings("W", "revenue", 4, 4, 3, 4, 0.9, True, True)
+    settings = ForecasterSettings(frequency="W", value="revenue", seasonal_period=4, horizon=4, folds=3, step=4,
+                                  holdout_folds=1, interval=0.9, per_segment=True, complete_periods_only=True)
     rows = per_segment(ETSForecaster(trend=None, seasonal="mul", seasonal_period=4), segments, settings).set_index("segment")
     assert pd.isna(rows.loc["0", "error"]) and np.isfinite(rows.loc["0", ["mase", "baseline_mase"]]).all()
     assert "needs strictly positive values; the segment 1 series has 1 value(s) <= 0" in rows.loc["1", "error"]
-    assert np.isnan(rows.loc["1", "mase"])
+    assert np.isnan(rows.loc["1", "mase"]) and np.isfinite(rows.loc["0", "holdout_mase"])
+
+
+def test_trials_score_only_the_tuning_folds(tmp_path: Path) -> None:
+    plan = plan_run(compose_config(["forecaster=seasonal_naive", *ONLY_FORECASTS, "data.n_customers=200"]))
+    (stage, spec), = plan.stages
+    ctx, _ = _load(plan, tmp_path)
+    prepared = stage.prepare(spec, ctx)
+    # the baseline forecaster scored as a trial equals the baseline on the first two of three folds
+    trial = stage.score(spec.build({}), prepared, spec)
+    assert trial["mase"] == pytest.approx(trial["baseline_mase"])
+    final = stage.finalize(spec.build({}), prepared, spec, ctx).metrics
+    assert final["mase"] == pytest.approx(trial["mase"])  # the same two folds
+    assert final["holdout_mase"] == pytest.approx(final["holdout_baseline_mase"])
+    assert final["holdout_mase"] != pytest.approx(final["mase"])  # the third, latest fold
+
+
+@pytest.mark.parametrize("value", [-1, 3, True])
+def test_holdout_folds_must_leave_a_tuning_fold(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"forecaster.settings.holdout_folds: expected an int in \[0, folds - 1\]"):
+        plan_run(compose_config(["forecaster=naive", f"forecaster.settings.holdout_folds={value}"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,7 @@ from helpers import compose_config
 
 from crmflow.config.components import parse_component
 from crmflow.data.synthetic import SyntheticCRM
-from crmflow.errors import DataError
+from crmflow.errors import ConfigError, DataError
 from crmflow.rules.stage import RulesSettings, RulesStage
 from crmflow.stages.base import RunContext
 
@@ -41,3 +42,26 @@ def test_data_without_items_is_refused_before_mining(tmp_path: Path) -> None:
     spec = parse_component(compose_config().rules, "rules", RulesSettings)
     with pytest.raises(DataError, match="rules: the data has no 'item' column"):
         RulesStage().check(spec, context(data, tmp_path))
+
+
+def test_trials_never_see_the_holdout_baskets(tmp_path: Path) -> None:
+    spec = parse_component(compose_config().rules, "rules", RulesSettings)
+    prepared = RulesStage().prepare(spec, context(SyntheticCRM(n_customers=300, seed=3).load(), tmp_path))
+    n = len(prepared.baskets)
+    assert (len(prepared.fit), len(prepared.validation), len(prepared.holdout)) == (
+        n - math.ceil(0.2 * n) - math.ceil(0.2 * (n - math.ceil(0.2 * n))),
+        math.ceil(0.2 * (n - math.ceil(0.2 * n))),
+        math.ceil(0.2 * n),
+    )
+    # each part is later than the one before it
+    assert prepared.fit.timestamps.max() <= prepared.validation.timestamps.min()
+    assert prepared.validation.timestamps.max() <= prepared.holdout.timestamps.min()
+    scored = RulesStage().score(spec.build(), prepared, spec)
+    assert scored["n_evaluated"] == sum(len(b) >= 2 for b in prepared.validation.items)
+
+
+@pytest.mark.parametrize("key", ["holdout_fraction", "validation_fraction"])
+def test_split_shares_outside_zero_one_name_their_key(key: str, tmp_path: Path) -> None:
+    spec = parse_component(compose_config([f"rules.settings.{key}=1.0"]).rules, "rules", RulesSettings)
+    with pytest.raises(ConfigError, match=rf"rules.settings.{key}: expected a share of the baskets in \(0, 1\); got 1.0"):
+        RulesStage().check(spec, context(SyntheticCRM(n_customers=50).load(), tmp_path))

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -60,3 +61,11 @@ TOY_BASKETS = [
     {"bread", "milk", "diapers", "beer"},
     {"bread", "milk", "diapers", "cola"},
 ]
+
+
+def artifact_paths(client: Any, run_id: str, path: str = "") -> set[str]:
+    """Every artifact path of an MLflow run, folders walked."""
+    found = set()
+    for entry in client.list_artifacts(run_id, path):
+        found |= artifact_paths(client, run_id, entry.path) if entry.is_dir else {entry.path}
+    return found

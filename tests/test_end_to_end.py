@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import mlflow.pyfunc
 import pytest
-from helpers import compose_config
+from helpers import artifact_paths, compose_config
 from mlflow.tracking import MlflowClient
 
 from crmflow.run import run
 
 SMALL = ["data.n_customers=800", "data.days=540", "tuning.n_trials=2"]
-
-
-def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set[str]:
-    found = set()
-    for entry in client.list_artifacts(run_id, path):
-        found |= artifact_paths(client, run_id, entry.path) if entry.is_dir else {entry.path}
-    return found
 
 
 @pytest.mark.slow

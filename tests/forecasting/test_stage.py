@@ -8,7 +8,13 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_one_line_error, compose_config, data_file, run_cli
+from helpers import (
+    artifact_paths,
+    assert_one_line_error,
+    compose_config,
+    data_file,
+    run_cli,
+)
 from mlflow.tracking import MlflowClient
 
 from crmflow.errors import ConfigError, DataError
@@ -20,13 +26,6 @@ from crmflow.run import _load, run
 from crmflow.tuning import Objective
 
 ONLY_FORECASTS = ["rules=none", "predictor=none", "segmentation=none", "tuning=off"]
-
-
-def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set[str]:
-    found = set()
-    for entry in client.list_artifacts(run_id, path):
-        found |= artifact_paths(client, run_id, entry.path) if entry.is_dir else {entry.path}
-    return found
 
 
 @pytest.mark.slow

@@ -18,8 +18,19 @@ import tempfile
 from pathlib import Path
 
 FORECASTERS = "naive,seasonal_naive,arima,sarimax,ets"
-COLUMNS = ("mase", "baseline_mase", "holdout_mase", "holdout_baseline_mase", "mae", "baseline_mae", "holdout_mae",
-           "holdout_baseline_mae", "smape", "coverage", "seconds")
+COLUMNS = (
+    "mase",
+    "baseline_mase",
+    "holdout_mase",
+    "holdout_baseline_mase",
+    "mae",
+    "baseline_mae",
+    "holdout_mae",
+    "holdout_baseline_mae",
+    "smape",
+    "coverage",
+    "seconds",
+)
 
 
 def main() -> None:
@@ -33,9 +44,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crmflow-bench-") as scratch:
         uri = f"sqlite:///{scratch}/mlflow.db"
         command = [
-            sys.executable, "-m", "crmflow", "--multirun", f"+experiment={args.experiment}",
-            f"forecaster={args.forecasters}", "segmentation=none", "forecaster.settings.per_segment=false",
-            f"tuning.n_trials={args.trials}", f"tracking.uri={uri}", f"hydra.sweep.dir={Path(scratch) / 'multirun'}",
+            sys.executable,
+            "-m",
+            "crmflow",
+            "--multirun",
+            f"+experiment={args.experiment}",
+            f"forecaster={args.forecasters}",
+            "segmentation=none",
+            "forecaster.settings.per_segment=false",
+            f"tuning.n_trials={args.trials}",
+            f"tracking.uri={uri}",
+            f"hydra.sweep.dir={Path(scratch) / 'multirun'}",
         ]
         if args.seasonal_period is not None:
             command.append(f"forecaster.settings.seasonal_period={args.seasonal_period}")
@@ -53,8 +72,11 @@ def main() -> None:
         for run in sorted(parents, key=lambda r: FORECASTERS.find(r.data.tags.get("crmflow.choice.forecaster", ""))):
             metrics = run.data.metrics
             values = "".join(f"{metrics.get(f'forecaster.{c}', float('nan')):>23.3f}" for c in COLUMNS)
-            best = {k.removeprefix("forecaster.best."): v for k, v in run.data.params.items()
-                    if k.startswith("forecaster.best.")}
+            best = {
+                k.removeprefix("forecaster.best."): v
+                for k, v in run.data.params.items()
+                if k.startswith("forecaster.best.")
+            }
             name = run.data.tags.get("crmflow.choice.forecaster", "?")
             print(f"{name:<16}{values}  {run.info.status}  {best or '-'}")
 

@@ -43,7 +43,7 @@ def benchmark(case: str, algorithms: str, trials: int) -> None:
         header = "".join(f"{c:>11}" for c in columns) + "".join(f"{'ho_' + c:>12}" for c in columns)
         print(f"\n{case}: {len(ctx.table.y)} customers\n{'algorithm':<34}{header}{'seconds':>9}")
         for algorithm in algorithms.split(","):
-            (stage, spec), = plan_run(compose_config([*base, f"predictor={algorithm}"])).stages
+            ((stage, spec),) = plan_run(compose_config([*base, f"predictor={algorithm}"])).stages
             started = time.perf_counter()
             prepared = stage.prepare(spec, ctx)
             params = tune(stage, spec, prepared, trials) if trials and spec.search_space else {}
@@ -59,8 +59,10 @@ def tune(stage, spec, prepared, trials: int) -> dict:
     objective = stage.default_objective(spec)
     study = optuna.create_study(direction=objective.direction, sampler=optuna.samplers.TPESampler(seed=0))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(lambda t: stage.score(spec.build(spec.search_space.suggest(t)), prepared, spec)[objective.metric],
-                   n_trials=trials)
+    study.optimize(
+        lambda t: stage.score(spec.build(spec.search_space.suggest(t)), prepared, spec)[objective.metric],
+        n_trials=trials,
+    )
     return study.best_params
 
 

@@ -37,8 +37,16 @@ def online_retail() -> pd.DataFrame:
         cfg = compose("config", overrides=["+experiment=online_retail", f"data_dir={DATA_DIR.resolve()}"])
     start = time.perf_counter()
     data = plan_run(cfg).source.load()
-    print(json.dumps({"case": "online_retail load+clean", "rows_in": data.report["rows_in"],
-                      "rows_out": len(data.transactions), "seconds": round(time.perf_counter() - start, 2)}))
+    print(
+        json.dumps(
+            {
+                "case": "online_retail load+clean",
+                "rows_in": data.report["rows_in"],
+                "rows_out": len(data.transactions),
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
+    )
     return data.transactions
 
 
@@ -65,8 +73,12 @@ def measure(case: str, rows: int) -> dict[str, float | str]:
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "case": case, "rows": len(log), "customers": len(table.X), "seconds": round(elapsed, 2),
-        "peak_rss_mb": round(peak / 1024), "rss_before_mb": round(before / 1024),
+        "case": case,
+        "rows": len(log),
+        "customers": len(table.X),
+        "seconds": round(elapsed, 2),
+        "peak_rss_mb": round(peak / 1024),
+        "rss_before_mb": round(before / 1024),
     }
 
 

@@ -88,7 +88,9 @@ def mine_mlxtend(rows: list[list[str]], params: dict[str, object]) -> int:
         frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=encoder.columns_)
         options = {"low_memory": True} if params["algorithm"] == "apriori" else {}
         miner = getattr(frequent_patterns, str(params["algorithm"]))
-        itemsets = miner(frame, min_support=params["min_support"], use_colnames=True, max_len=params["max_len"], **options)
+        itemsets = miner(
+            frame, min_support=params["min_support"], use_colnames=True, max_len=params["max_len"], **options
+        )
         rules = frequent_patterns.association_rules(
             itemsets, num_itemsets=len(rows), metric="confidence", min_threshold=params["min_threshold"]
         )
@@ -121,18 +123,33 @@ def main() -> None:
     if args.case:
         print(json.dumps(measure(args.case, args.impl, args.baskets)))
         return
-    header = f"{'case':<24}{'baskets':>10}{'rules c/m':>14}{'crmflow s':>11}{'mlxtend s':>11}{'overhead':>10}{'crmflow MB':>12}{'mlxtend MB':>12}"
+    header = (
+        f"{'case':<24}{'baskets':>10}{'rules c/m':>14}{'crmflow s':>11}{'mlxtend s':>11}{'overhead':>10}"
+        f"{'crmflow MB':>12}{'mlxtend MB':>12}"
+    )
     print(header)
     for case in args.only or list(CASES):
         result = {}
         for implementation in ("crmflow", "mlxtend"):
-            command = [sys.executable, __file__, "--case", case, "--impl", implementation, "--baskets", str(args.baskets)]
+            command = [
+                sys.executable,
+                __file__,
+                "--case",
+                case,
+                "--impl",
+                implementation,
+                "--baskets",
+                str(args.baskets),
+            ]
             done = subprocess.run(command, capture_output=True, text=True, check=True)
             result[implementation] = json.loads(done.stdout.strip().splitlines()[-1])
         ours, theirs = result["crmflow"], result["mlxtend"]
         overhead = ours["seconds"] / theirs["seconds"] - 1
-        print(f"{case:<24}{ours['baskets']:>10,}{ours['rules']:>7,}/{theirs['rules']:<6,}{ours['seconds']:>11.2f}"
-              f"{theirs['seconds']:>11.2f}{overhead:>+10.0%}{ours['peak_mb_over_start']:>12,}{theirs['peak_mb_over_start']:>12,}")  # fmt: skip
+        print(
+            f"{case:<24}{ours['baskets']:>10,}{ours['rules']:>7,}/{theirs['rules']:<6,}{ours['seconds']:>11.2f}"
+            f"{theirs['seconds']:>11.2f}{overhead:>+10.0%}{ours['peak_mb_over_start']:>12,}"
+            f"{theirs['peak_mb_over_start']:>12,}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crmflow-bench-") as scratch:
         uri = f"sqlite:///{scratch}/mlflow.db"
         command = [
-            sys.executable, "-m", "crmflow", "--multirun", f"+experiment={args.experiment}",
-            f"segmentation={args.algorithms}", "rules=none", "predictor=none", f"tuning.n_trials={args.trials}",
-            f"tracking.uri={uri}", f"hydra.sweep.dir={Path(scratch) / 'multirun'}",
+            sys.executable,
+            "-m",
+            "crmflow",
+            "--multirun",
+            f"+experiment={args.experiment}",
+            f"segmentation={args.algorithms}",
+            "rules=none",
+            "predictor=none",
+            f"tuning.n_trials={args.trials}",
+            f"tracking.uri={uri}",
+            f"hydra.sweep.dir={Path(scratch) / 'multirun'}",
         ]
         subprocess.run(command, check=True, capture_output=True)
         summarise(uri, args.mlflow_experiment)

@@ -21,8 +21,18 @@ from crmflow.tuning import AUTO, TuningSettings
 
 STAGES: tuple[Stage, ...] = (SegmentationStage(), RulesStage(), PredictorStage(), ForecasterStage())
 TOP_LEVEL_KEYS = (
-    "seed", "name", "data_dir", "data", "features", "preprocessing",
-    "segmentation", "rules", "predictor", "forecaster", "tuning", "tracking",
+    "seed",
+    "name",
+    "data_dir",
+    "data",
+    "features",
+    "preprocessing",
+    "segmentation",
+    "rules",
+    "predictor",
+    "forecaster",
+    "tuning",
+    "tracking",
 )
 
 

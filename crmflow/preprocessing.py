@@ -83,9 +83,7 @@ class ColumnSelector:
 
 def _check_keys(node: Mapping[str, Any], allowed: Sequence[str], key: str, what: str) -> None:
     for name in sorted(set(node) - set(allowed), key=str):
-        raise ConfigError(
-            f"{key}: unknown {what} '{name}'{did_you_mean(name, allowed)} (valid: {', '.join(allowed)})"
-        )
+        raise ConfigError(f"{key}: unknown {what} '{name}'{did_you_mean(name, allowed)} (valid: {', '.join(allowed)})")
 
 
 def _dtype(value: Any, key: str) -> str:

@@ -164,6 +164,11 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
             summaries = [_run_stage(stage, spec, ctx, plan, tracker) for stage, spec in plan.stages]
     metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(
-        parent.info.run_id, tracker.experiment_id, plan.tracking_uri, name, summaries, metrics,
+        parent.info.run_id,
+        tracker.experiment_id,
+        plan.tracking_uri,
+        name,
+        summaries,
+        metrics,
         ctx.outputs.get("model_uri"),
     )

@@ -51,15 +51,21 @@ class PredictRequest:
             if not sep:
                 raise ConfigError(f"predict: expected key=value arguments; got {arg!r} ({USAGE})")
             if key not in KEYS:
-                raise ConfigError(f"predict: unknown argument '{key}'{did_you_mean(key, KEYS)} (valid: {', '.join(KEYS)})")
+                raise ConfigError(
+                    f"predict: unknown argument '{key}'{did_you_mean(key, KEYS)} (valid: {', '.join(KEYS)})"
+                )
             given[key] = value
         missing = [key for key in REQUIRED_KEYS if not given.get(key)]
         if missing:
             raise ConfigError(f"predict: missing argument(s) {', '.join(missing)} ({USAGE})")
         for key in ("input", "output"):
             _table_format(Path(given[key]), key)
-        return cls(given["model"], Path(given["input"]), Path(given["output"]),
-                   given.get("tracking_uri") or DEFAULT_TRACKING_URI)
+        return cls(
+            given["model"],
+            Path(given["input"]),
+            Path(given["output"]),
+            given.get("tracking_uri") or DEFAULT_TRACKING_URI,
+        )
 
 
 def _table_format(path: Path, key: str) -> str:

@@ -28,7 +28,10 @@ def format_summary(result: RunResult) -> str:
     header = ("stage", "component", "metric", "value", "tuning; best params")
     rows = [header] + [row for stage in result.stages for row in _rows(stage)]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4] for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    ]
     ui_uri = result.tracking_uri
     lines.append("")
     lines.append(f"MLflow run {result.run_id} ('{result.run_name}'), experiment id {result.experiment_id}")

@@ -25,7 +25,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a `sqlite:///` URI, else None."""
     prefix = "sqlite:///"
-    return Path(uri[len(prefix):]) if uri.startswith(prefix) else None
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
 
 
 def flatten(node: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -180,7 +180,8 @@ def _serialization(model: Any) -> dict[str, Any]:
     except UnsupportedTypeException as error:
         logger.warning(
             "tracking: the model holds a type skops cannot store (%s); logged with cloudpickle, so loading it "
-            "needs MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true and a trusted store", error
+            "needs MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true and a trusted store",
+            error,
         )
         return {"serialization_format": "cloudpickle"}
     return {"serialization_format": "skops", "skops_trusted_types": untrusted}

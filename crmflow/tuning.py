@@ -19,7 +19,15 @@ logger = logging.getLogger(__name__)
 DIRECTIONS = ("maximize", "minimize")
 AUTO = "auto"  # an objective metric that means "the stage's default for this component"
 TUNING_KEYS = (
-    "n_trials", "timeout", "seed", "storage", "study_name", "max_failures", "sampler", "start_from_config", "objectives",
+    "n_trials",
+    "timeout",
+    "seed",
+    "storage",
+    "study_name",
+    "max_failures",
+    "sampler",
+    "start_from_config",
+    "objectives",
 )
 
 
@@ -64,7 +72,9 @@ class TuningSettings:
                 continue
             direction = entry.get("direction", "maximize")
             if direction not in DIRECTIONS:
-                raise ConfigError(f"tuning.objectives.{stage}.direction: expected maximize or minimize; got {direction!r}")
+                raise ConfigError(
+                    f"tuning.objectives.{stage}.direction: expected maximize or minimize; got {direction!r}"
+                )
             objectives[stage] = Objective(str(entry["metric"]), direction)
         return cls(
             n_trials=n_trials,
@@ -107,7 +117,13 @@ def _progress(stage: str, objective: Objective, total: int) -> Callable[[optuna.
             best = study.best_trial
             logger.info(
                 "%s: trial %d/%d %s=%.4f | best %.4f (trial %d)",
-                stage, done, total, objective.metric, trial.value, best.value, best.number,
+                stage,
+                done,
+                total,
+                objective.metric,
+                trial.value,
+                best.value,
+                best.number,
             )
         else:
             reason = trial.user_attrs.get("error", "")

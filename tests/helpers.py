@@ -41,7 +41,11 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """`python -m crmflow ARGS` in cwd, with Hydra's output folders kept under cwd."""
     return subprocess.run(
         [sys.executable, "-m", "crmflow", *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
-        cwd=cwd, capture_output=True, text=True, timeout=600, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 

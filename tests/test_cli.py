@@ -17,15 +17,32 @@ crmflow = run_cli
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["segmentation=kmean"], ("segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: agglomerative, "
-                                  "birch, dbscan, decision_tree, gmm, hdbscan, kmeans, minibatch_kmeans, none, rfm_quantiles)")),
+        (
+            ["segmentation=kmean"],
+            (
+                "segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: agglomerative, "
+                "birch, dbscan, decision_tree, gmm, hdbscan, kmeans, minibatch_kmeans, none, rfm_quantiles)"
+            ),
+        ),
         (["segmentation.n_cluster=3"], "segmentation.n_cluster: unknown key; did you mean 'n_clusters'?"),
         (["segmentaton=gmm"], "segmentaton: unknown key; did you mean 'segmentation'?"),
         (["+experiment=nope"], "experiment: unknown option 'nope'"),
-        (["segmentation.search_space.n_clusters.low=20"], "segmentation.search_space.n_clusters: low must be <= high; got low=20, high=10"),
-        (["segmentation.search_space.n_clusters.type=integer"], "segmentation.search_space.n_clusters.type: expected one of int, float, categorical"),
-        (["+segmentation.search_space.n_cluster={type:int,low:2,high:5}"], "segmentation.search_space: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'?"),
-        (["tuning.objectives.predictor.metric=auc"], "tuning.objectives.predictor.metric: unknown metric 'auc'; did you mean 'pr_auc' or 'roc_auc'?"),
+        (
+            ["segmentation.search_space.n_clusters.low=20"],
+            "segmentation.search_space.n_clusters: low must be <= high; got low=20, high=10",
+        ),
+        (
+            ["segmentation.search_space.n_clusters.type=integer"],
+            "segmentation.search_space.n_clusters.type: expected one of int, float, categorical",
+        ),
+        (
+            ["+segmentation.search_space.n_cluster={type:int,low:2,high:5}"],
+            "segmentation.search_space: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'?",
+        ),
+        (
+            ["tuning.objectives.predictor.metric=auc"],
+            "tuning.objectives.predictor.metric: unknown metric 'auc'; did you mean 'pr_auc' or 'roc_auc'?",
+        ),
     ],
 )
 def test_bad_config_is_one_line_and_exit_2(args: list[str], expected: str, tmp_path: Path) -> None:
@@ -37,19 +54,22 @@ def test_stage_missing_its_column_is_named(tmp_path: Path) -> None:
     log = pd.DataFrame({"cid": ["a", "b", "c", "d"] * 10, "ts": days, "amt": range(40)})
     log.to_csv(tmp_path / "log.csv", index=False)
     columns = "{customer_id: cid, timestamp: ts, amount: amt}"
-    result = crmflow("data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}",
-                     cwd=tmp_path)
+    result = crmflow(
+        "data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}", cwd=tmp_path
+    )
     assert_one_line_error(result, "rules: the data has no 'item' column", tmp_path)
 
 
 def test_single_item_baskets_fail_before_any_run(tmp_path: Path) -> None:
     days = pd.date_range("2023-01-01", periods=40, freq="10D").strftime("%Y-%m-%d")
-    log = pd.DataFrame({"cid": ["a", "b", "c", "d"] * 10, "ts": days, "amt": range(40), "item": ["x", "y"] * 20,
-                        "basket": range(40)})
+    log = pd.DataFrame(
+        {"cid": ["a", "b", "c", "d"] * 10, "ts": days, "amt": range(40), "item": ["x", "y"] * 20, "basket": range(40)}
+    )
     log.to_csv(tmp_path / "log.csv", index=False)
     columns = "{customer_id: cid, timestamp: ts, amount: amt, item: item, basket_id: basket}"
-    result = crmflow("data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}",
-                     cwd=tmp_path)
+    result = crmflow(
+        "data=csv", f"data.transactions.path={tmp_path}/log.csv", f"data.transactions.columns={columns}", cwd=tmp_path
+    )
     assert_one_line_error(result, "rules: every one of the 40 baskets has fewer than 2 items", tmp_path)
 
 
@@ -64,8 +84,14 @@ def test_help_lists_the_groups(tmp_path: Path) -> None:
 def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     result = crmflow(
-        "--multirun", "segmentation=kmeans,gmm", "predictor=logistic_regression,random_forest",
-        "tuning.n_trials=2", "data.n_customers=500", "data.days=400", "rules=none", f"tracking.uri={uri}",
+        "--multirun",
+        "segmentation=kmeans,gmm",
+        "predictor=logistic_regression,random_forest",
+        "tuning.n_trials=2",
+        "data.n_customers=500",
+        "data.days=400",
+        "rules=none",
+        f"tracking.uri={uri}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -77,7 +103,11 @@ def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
     assert {r.info.status for r in parents} == {"FINISHED"}
     assert len({r.data.tags["crmflow.sweep_id"] for r in parents}) == 1
     assert {r.info.run_name for r in parents} == {
-        "kmeans · logistic_regression", "kmeans · random_forest", "gmm · logistic_regression", "gmm · random_forest"}
+        "kmeans · logistic_regression",
+        "kmeans · random_forest",
+        "gmm · logistic_regression",
+        "gmm · random_forest",
+    }
     assert "MLflow run" in result.stdout and "mlflow ui --backend-store-uri" in result.stdout
 
 
@@ -85,16 +115,26 @@ def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
 def test_a_failing_sweep_job_is_reported_and_the_sweep_goes_on(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
     result = crmflow(
-        "--multirun", "segmentation=dbscan,kmeans", "segmentation.settings.max_noise_share=0.0",
-        "tuning.n_trials=2", "data.n_customers=400", "data.days=400", "rules=none", "predictor=none",
-        f"tracking.uri={uri}", cwd=tmp_path,
+        "--multirun",
+        "segmentation=dbscan,kmeans",
+        "segmentation.settings.max_noise_share=0.0",
+        "tuning.n_trials=2",
+        "data.n_customers=400",
+        "data.days=400",
+        "rules=none",
+        "predictor=none",
+        f"tracking.uri={uri}",
+        cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "crmflow: 1 sweep job(s) failed:" in result.stderr
     assert "segmentation=dbscan" in result.stderr and "max_noise_share" in result.stderr
     client = MlflowClient(uri)
-    parents = [r for r in client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
-               if "mlflow.parentRunId" not in r.data.tags]
+    parents = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
     assert sorted((r.info.run_name, r.info.status) for r in parents) == [("dbscan", "FAILED"), ("kmeans", "FINISHED")]
 
 
@@ -109,7 +149,10 @@ def test_a_failing_sweep_job_is_reported_and_the_sweep_goes_on(tmp_path: Path) -
     ],
 )
 def test_predict_bad_arguments_are_one_line_and_exit_2(
-    args: list[str], expected: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.chdir(tmp_path)

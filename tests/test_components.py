@@ -39,7 +39,9 @@ def test_misspelt_target_suggests_the_class() -> None:
 
 
 def test_unknown_parameter_suggests_the_closest() -> None:
-    with pytest.raises(ConfigError, match="segmentation: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'"):
+    with pytest.raises(
+        ConfigError, match="segmentation: unknown parameter 'n_cluster' for KMeans; did you mean 'n_clusters'"
+    ):
         parse_component({"_target_": "sklearn.cluster.KMeans", "n_cluster": 3}, "segmentation")
 
 

@@ -20,8 +20,17 @@ GROUP_OPTIONS = sorted(
 
 def test_every_group_has_options() -> None:
     groups = {group for group, _ in GROUP_OPTIONS}
-    assert {"data", "features", "preprocessing", "segmentation", "rules", "predictor", "forecaster",
-            "tuning", "tracking"} <= groups
+    assert {
+        "data",
+        "features",
+        "preprocessing",
+        "segmentation",
+        "rules",
+        "predictor",
+        "forecaster",
+        "tuning",
+        "tracking",
+    } <= groups
 
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS, ids=[f"{g}={o}" for g, o in GROUP_OPTIONS])

@@ -19,8 +19,15 @@ def test_default_run_logs_everything(tracking_overrides: list[str]) -> None:
     parent = client.get_run(result.run_id)
     assert parent.info.status == "FINISHED"
     metrics = parent.data.metrics
-    for name in ("segmentation.silhouette", "rules.n_rules", "rules.hit_rate_at_5", "predictor.roc_auc",
-                 "predictor.accuracy", "predictor.f1", "data.n_transactions"):
+    for name in (
+        "segmentation.silhouette",
+        "rules.n_rules",
+        "rules.hit_rate_at_5",
+        "predictor.roc_auc",
+        "predictor.accuracy",
+        "predictor.f1",
+        "data.n_transactions",
+    ):
         assert name in metrics, name
     assert metrics["predictor.roc_auc"] > 0.7
     assert 0 < metrics["rules.hit_rate_at_5"] <= 1 and 0 < metrics["rules.baseline_hit_rate_at_5"] <= 1
@@ -29,9 +36,15 @@ def test_default_run_logs_everything(tracking_overrides: list[str]) -> None:
     kids = client.search_runs([result.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert len(kids) == 6 and {k.info.status for k in kids} == {"FINISHED"}
     artifacts = artifact_paths(client, result.run_id)
-    for expected in ("config.yaml", "segmentation/segment_profiles.csv", "segmentation/segments_pca.png",
-                     "rules/rules.csv", "rules/rules_scatter.png", "predictor/predictor_curves.png",
-                     "segmentation/tuning/segmentation_optuna_history.png"):
+    for expected in (
+        "config.yaml",
+        "segmentation/segment_profiles.csv",
+        "segmentation/segments_pca.png",
+        "rules/rules.csv",
+        "rules/rules_scatter.png",
+        "predictor/predictor_curves.png",
+        "segmentation/tuning/segmentation_optuna_history.png",
+    ):
         assert any(path.endswith(expected) for path in artifacts), expected
     model = mlflow.pyfunc.load_model(result.model_uri)
     assert model.metadata.run_id == result.run_id

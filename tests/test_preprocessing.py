@@ -46,7 +46,9 @@ def test_final_steps_run_on_the_whole_matrix(frame: pd.DataFrame) -> None:
 
 
 def test_unknown_selector_is_named() -> None:
-    with pytest.raises(ConfigError, match="preprocessing.columns.num.select: unknown column selector 'numerc'; did you mean 'numeric'"):
+    with pytest.raises(
+        ConfigError, match="preprocessing.columns.num.select: unknown column selector 'numerc'; did you mean 'numeric'"
+    ):
         build_preprocessor({"columns": {"num": {"select": "numerc", "steps": []}}})
 
 
@@ -183,7 +185,11 @@ def test_ordinal_encoding_maps_unknown_categories_to_minus_one(customers: pd.Dat
     node = {"columns": {"categorical": {"select": "categorical", "steps": [imputer, encoder]}}}
     pipeline = build_preprocessor(node).fit(customers)
     assert pipeline.transform(customers.assign(segment=["z", "b", "a", "z", "b"]))["segment"].tolist() == [
-        -1.0, 1.0, 0.0, -1.0, 1.0
+        -1.0,
+        1.0,
+        0.0,
+        -1.0,
+        1.0,
     ]
 
 

@@ -18,7 +18,10 @@ RECIPES = {
         "online_retail.parquet",
         {"data.rows_in": 541_909, "data.rows_dropped_missing_customer": 135_080},
     ),
-    "telco_churn": ("WA_Fn-UseC_-Telco-Customer-Churn.csv", {"data.customers_in": 7_043, "features.n_customers": 7_043}),
+    "telco_churn": (
+        "WA_Fn-UseC_-Telco-Customer-Churn.csv",
+        {"data.customers_in": 7_043, "features.n_customers": 7_043},
+    ),
     "marketing_campaign": ("marketing_campaign.csv", {"data.customers_in": 2_240, "features.n_customers": 2_240}),
     "bank_marketing": ("bank.csv", {"data.customers_in": 4_521, "features.n_customers": 4_521}),
     # the rule count the R arules package gives for support 0.001 / confidence 0.5

@@ -15,7 +15,9 @@ def statuses(tracker: Tracker) -> dict[str, str]:
     return {run.info.run_name: run.info.status for run in runs}
 
 
-@pytest.mark.parametrize(("error", "status"), [(None, "FINISHED"), (ValueError, "FAILED"), (KeyboardInterrupt, "KILLED")])
+@pytest.mark.parametrize(
+    ("error", "status"), [(None, "FINISHED"), (ValueError, "FAILED"), (KeyboardInterrupt, "KILLED")]
+)
 def test_parent_and_child_end_with_a_final_status(tmp_path: Path, error: type | None, status: str) -> None:
     tracker = Tracker(f"sqlite:///{tmp_path}/store/mlflow.db", "t")
     try:
@@ -30,7 +32,11 @@ def test_parent_and_child_end_with_a_final_status(tmp_path: Path, error: type | 
 
 def test_flatten_makes_dotted_string_params() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2], "f": {}}) == {
-        "a.b": "1", "a.c.d": "None", "e": "[1, 2]", "f": "{}"}
+        "a.b": "1",
+        "a.c.d": "None",
+        "e": "[1, 2]",
+        "f": "{}",
+    }
 
 
 def test_logged_model_accepts_missing_values_in_integer_columns(tmp_path: Path) -> None:

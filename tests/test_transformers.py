@@ -76,9 +76,15 @@ def test_log1p_shift_negative_maps_each_negative_minimum_to_zero() -> None:
 
 
 PARAMETER_ERRORS = [
-    (OutlierClipper(method="iqq"), "'method' parameter of OutlierClipper must be one of {'iqr', 'quantile'}. Got 'iqq'"),
+    (
+        OutlierClipper(method="iqq"),
+        "'method' parameter of OutlierClipper must be one of {'iqr', 'quantile'}. Got 'iqq'",
+    ),
     (OutlierClipper(factor=-1), "'factor' parameter of OutlierClipper must be a float in the range [0, inf). Got -1"),
-    (OutlierClipper(factor=True), "'factor' parameter of OutlierClipper must be a float in the range [0, inf). Got True"),
+    (
+        OutlierClipper(factor=True),
+        "'factor' parameter of OutlierClipper must be a float in the range [0, inf). Got True",
+    ),
     (
         OutlierClipper(upper_quantile=1.5),
         "'upper_quantile' parameter of OutlierClipper must be a float in the range [0, 1]. Got 1.5",

@@ -20,7 +20,9 @@ NODE = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"t
 
 def settings(n_trials: int, max_failures: int = 10) -> TuningSettings:
     node = {
-        "n_trials": n_trials, "seed": 0, "max_failures": max_failures,
+        "n_trials": n_trials,
+        "seed": 0,
+        "max_failures": max_failures,
         "objectives": {"segmentation": {"metric": "score", "direction": "maximize"}},
     }
     return TuningSettings.parse(node, ["segmentation"])
@@ -65,7 +67,9 @@ def test_failure_budget_stops_the_study_and_all_failed_is_an_error(tmp_path: Pat
 def test_unknown_tuning_key_and_stage_are_named() -> None:
     with pytest.raises(ConfigError, match="tuning: unknown key 'n_trial'; did you mean 'n_trials'"):
         TuningSettings.parse({"n_trial": 3}, ["segmentation"])
-    with pytest.raises(ConfigError, match="tuning.objectives: unknown stage 'segmentaton'; did you mean 'segmentation'"):
+    with pytest.raises(
+        ConfigError, match="tuning.objectives: unknown stage 'segmentaton'; did you mean 'segmentation'"
+    ):
         TuningSettings.parse({"objectives": {"segmentaton": {"metric": "x"}}}, ["segmentation"])
 
 
@@ -84,7 +88,9 @@ def test_first_trial_uses_the_configured_values_inside_the_space() -> None:
         "segmentation.search_space",
     )
     assert space.configured_point({"n_clusters": 4, "tol": 0.5, "init": "random"}) == {
-        "n_clusters": 4, "tol": 0.5, "init": "random",
+        "n_clusters": 4,
+        "tol": 0.5,
+        "init": "random",
     }
     # off the step grid, out of range, not a choice, wrong type: left to the sampler
     assert space.configured_point({"n_clusters": 3, "tol": 2.0, "init": "kmeans"}) == {}

@@ -24,8 +24,7 @@ def resolve_target(target: str, key: str) -> Callable[..., Any]:
     """Import the class or function named by `_target_`, refusing modules off the allow-list."""
     if not isinstance(target, str) or not target.startswith(ALLOWED_PREFIXES):
         raise ConfigError(
-            f"{key}._target_: '{target}' is not allowed; targets must start with one of "
-            f"{', '.join(ALLOWED_PREFIXES)}"
+            f"{key}._target_: '{target}' is not allowed; targets must start with one of {', '.join(ALLOWED_PREFIXES)}"
         )
     module_name, _, attribute = target.rpartition(".")
     try:

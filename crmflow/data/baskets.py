@@ -55,7 +55,10 @@ class BasketSource:
         self.check()
         lines = read_basket_lines(str(self.path), self.sep, self.encoding)
         transactions = lines.assign(customer_id=lines["basket_id"], amount=1.0)
-        report = {"rows_in": float(len(lines)), "baskets": float(lines["basket_id"].nunique()),
-                  "items": float(lines["item"].nunique())}
+        report = {
+            "rows_in": float(len(lines)),
+            "baskets": float(lines["basket_id"].nunique()),
+            "items": float(lines["item"].nunique()),
+        }
         logger.info("%s: %d baskets, %d distinct items", self.name, report["baskets"], report["items"])
         return CRMData(self.name, transactions=transactions, report=report)

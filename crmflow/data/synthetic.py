@@ -199,9 +199,7 @@ class SyntheticCRM:
         noise = np.exp(rng.normal(0.0, 0.25, (len(profiles), self.n_items)))
         return prices, base * (prices / np.exp(_LOG_PRICE))[None, :] ** taste * noise
 
-    def _population(
-        self, rng: np.random.Generator, profiles: tuple[SegmentProfile, ...]
-    ) -> _Population:
+    def _population(self, rng: np.random.Generator, profiles: tuple[SegmentProfile, ...]) -> _Population:
         """Draw segments, engagement, signup dates and churn days for every customer."""
         n = self.n_customers
         shares = np.array([p.share for p in profiles])
@@ -215,9 +213,7 @@ class SyntheticCRM:
         size = np.clip(trait("basket_size") * np.exp(rng.normal(0.0, 0.08, n)), 1.0, 8.0)
         price = trait("price_level") * np.exp(rng.normal(0.0, 0.08, n))
         prior = rng.random(n) < _PRIOR_SHARE
-        signup = np.where(
-            prior, rng.integers(-3 * 365, 0, n), rng.integers(0, int(0.7 * self.days), n)
-        )
+        signup = np.where(prior, rng.integers(-3 * 365, 0, n), rng.integers(0, int(0.7 * self.days), n))
         begin = np.maximum(signup, 0)
         weight = trait("churn_weight") / engagement  # lower engagement, more churn
         p_churn = np.clip(self.churn_rate * weight / weight.mean(), 0.0, 0.95)
@@ -225,9 +221,7 @@ class SyntheticCRM:
         churn_day = begin + 30 + np.floor(rng.random(n) * (self.days - begin - 30))
         end = np.where(churned, churn_day, self.days).astype(np.int64)
         ids = _ids("C", n, 5)
-        return _Population(
-            ids, segment, rate, size, price, trait("bulk"), signup, begin, end, churned
-        )
+        return _Population(ids, segment, rate, size, price, trait("bulk"), signup, begin, end, churned)
 
     def _events(
         self, rng: np.random.Generator, pop: _Population, origin: pd.Timestamp
@@ -250,9 +244,7 @@ class SyntheticCRM:
         order = np.lexsort((cust, secs))
         return cust[order], secs[order]
 
-    def _baskets(
-        self, rng: np.random.Generator, weights: np.ndarray, size: np.ndarray
-    ) -> np.ndarray:
+    def _baskets(self, rng: np.random.Generator, weights: np.ndarray, size: np.ndarray) -> np.ndarray:
         """Boolean basket-by-item matrix: distinct items by weight, then planted consequents."""
         n_baskets, n_items = weights.shape
         trials = np.ceil(size - 1.0).astype(np.int64) + 1  # few trials: sizes stay near the mean
@@ -298,9 +290,7 @@ class SyntheticCRM:
         )
 
 
-def _intensity(
-    t: np.ndarray, end: np.ndarray, churned: np.ndarray, origin: pd.Timestamp
-) -> np.ndarray:
+def _intensity(t: np.ndarray, end: np.ndarray, churned: np.ndarray, origin: pd.Timestamp) -> np.ndarray:
     """Relative purchase rate on day ``t``: yearly season x weekday x pre-churn decay."""
     day = np.floor(t)
     phase = 2.0 * np.pi * (origin.day_of_year + day - _SEASON_PEAK_DAY) / 365.25
@@ -338,9 +328,7 @@ def _customer_table(
     )
 
 
-def _truth_table(
-    pop: _Population, profiles: tuple[SegmentProfile, ...], origin: pd.Timestamp
-) -> pd.DataFrame:
+def _truth_table(pop: _Population, profiles: tuple[SegmentProfile, ...], origin: pd.Timestamp) -> pd.DataFrame:
     """Planted ground truth: segment and churn time (NaT for customers who never churn)."""
     churn_time = _to_datetime(origin, pop.end * 86400)
     churn_time[~pop.churned] = np.datetime64("NaT")
@@ -373,9 +361,7 @@ def _check_int(name: str, value: object, low: int, high: int | None = None) -> N
         ok = False
     if not ok:
         rule = f"an int in the range [{low}, {high}]" if high is not None else f"an int >= {low}"
-        raise ConfigError(
-            f"The '{name}' parameter of SyntheticCRM must be {rule}. Got {value!r} instead."
-        )
+        raise ConfigError(f"The '{name}' parameter of SyntheticCRM must be {rule}. Got {value!r} instead.")
 
 
 def _check_real(name: str, value: object, low: float, high: float) -> None:

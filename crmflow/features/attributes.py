@@ -13,7 +13,9 @@ def attribute_features(customers: pd.DataFrame, reference: pd.Timestamp | None) 
     """Index by customer id; integers as floats (so missing values fit); dates as days before
     `reference` (default: the column's latest date)."""
     table = customers.set_index("customer_id")
-    integers = [c for c in table.columns if pd.api.types.is_integer_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+    integers = [
+        c for c in table.columns if pd.api.types.is_integer_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    ]
     table[integers] = table[integers].astype("float64")
     for column in table.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in table.dtypes]]:
         dates = table.pop(column)

@@ -74,9 +74,7 @@ def activity_label(
     return pd.Series((~active).astype("int64"), index=customers, name="churn")
 
 
-def spend_target(
-    transactions: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int
-) -> pd.Series:
+def spend_target(transactions: pd.DataFrame, customers: pd.Index, cutoff: pd.Timestamp, horizon_days: int) -> pd.Series:
     """Total amount each customer spends in (cutoff, cutoff + horizon_days]; 0 without purchases."""
     end = cutoff + pd.Timedelta(days=horizon_days)
     later = transactions[transactions["timestamp"].gt(cutoff) & transactions["timestamp"].le(end)]

@@ -17,7 +17,9 @@ TRENDS = (None, "n", "c", "t", "ct")
 
 def _check_order(name: str, value: Any, owner: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 10:
-        raise ConfigError(f"forecaster.{name}: the '{name}' parameter of {owner} must be an int in [0, 10]; got {value!r}")
+        raise ConfigError(
+            f"forecaster.{name}: the '{name}' parameter of {owner} must be an int in [0, 10]; got {value!r}"
+        )
 
 
 class ARIMAForecaster(Forecaster):

@@ -40,7 +40,11 @@ class RollingOrigin:
 
 
 def backtest(
-    forecaster: Forecaster, series: pd.Series, windows: RollingOrigin, seasonal_period: int, level: float,
+    forecaster: Forecaster,
+    series: pd.Series,
+    windows: RollingOrigin,
+    seasonal_period: int,
+    level: float,
     name: str = "forecast",
 ) -> pd.DataFrame:
     """One row per (fold, step): origin, timestamp, actual, MASE scale, forecast and interval bounds.
@@ -53,15 +57,19 @@ def backtest(
         fitted = clone(forecaster).fit(series.iloc[:end])
         forecast = fitted.predict(windows.horizon, level)
         actual = series.iloc[end : end + windows.horizon]
-        rows.append(pd.DataFrame({
-            "fold": fold,
-            "origin": series.index[end - 1],
-            "timestamp": actual.index,
-            "step": range(1, len(actual) + 1),
-            "actual": actual.to_numpy(),
-            "scale": seasonal_naive_scale(values[:end], seasonal_period),
-            name: forecast.mean.to_numpy(),
-            f"{name}_lower": forecast.lower.to_numpy(),
-            f"{name}_upper": forecast.upper.to_numpy(),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "fold": fold,
+                    "origin": series.index[end - 1],
+                    "timestamp": actual.index,
+                    "step": range(1, len(actual) + 1),
+                    "actual": actual.to_numpy(),
+                    "scale": seasonal_naive_scale(values[:end], seasonal_period),
+                    name: forecast.mean.to_numpy(),
+                    f"{name}_lower": forecast.lower.to_numpy(),
+                    f"{name}_upper": forecast.upper.to_numpy(),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)

@@ -92,9 +92,7 @@ class Forecaster(BaseEstimator):
             raise DataError(f"forecaster: {describe(series)} has {int((~np.isfinite(values)).sum())} missing values")
         needed = self.min_train_size()
         if len(series) < needed:
-            raise DataError(
-                f"forecaster: {describe(series)} has {len(series)} periods; {self} needs at least {needed}"
-            )
+            raise DataError(f"forecaster: {describe(series)} has {len(series)} periods; {self} needs at least {needed}")
         if self.requires_positive() and (values <= 0).any():
             first = series.index[np.argmax(values <= 0)]
             raise DataError(

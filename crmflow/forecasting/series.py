@@ -71,11 +71,13 @@ def aggregate(
         raise DataError("forecaster: needs transactions (customer_id, timestamp, amount); the data has none")
     freq = FREQUENCIES[frequency]
     stamps = transactions["timestamp"]
-    frame = pd.DataFrame({
-        "period": stamps.dt.to_period(freq.period),
-        "group": "total" if groups is None else groups.to_numpy(),
-        "value": _row_values(transactions, value).to_numpy(),
-    })
+    frame = pd.DataFrame(
+        {
+            "period": stamps.dt.to_period(freq.period),
+            "group": "total" if groups is None else groups.to_numpy(),
+            "value": _row_values(transactions, value).to_numpy(),
+        }
+    )
     grouped = frame.groupby(["period", "group"], sort=True)["value"]
     table = (grouped.nunique() if value == "baskets" else grouped.sum()).unstack("group", fill_value=0)
     periods = pd.period_range(stamps.min(), stamps.max(), freq=freq.period)

@@ -46,14 +46,19 @@ class ForecasterSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"forecaster.settings.{name}: expected an int >= 1; got {value!r}")
-        if isinstance(self.holdout_folds, bool) or not isinstance(self.holdout_folds, int) \
-                or not 0 <= self.holdout_folds < self.folds:
+        if (
+            isinstance(self.holdout_folds, bool)
+            or not isinstance(self.holdout_folds, int)
+            or not 0 <= self.holdout_folds < self.folds
+        ):
             raise ConfigError(
                 f"forecaster.settings.holdout_folds: expected an int in [0, folds - 1] = [0, {self.folds - 1}]; "
                 f"got {self.holdout_folds!r}"
             )
         if isinstance(self.interval, bool) or not isinstance(self.interval, Real) or not 0 < self.interval < 1:
-            raise ConfigError(f"forecaster.settings.interval: expected a level in (0, 1), e.g. 0.95; got {self.interval!r}")
+            raise ConfigError(
+                f"forecaster.settings.interval: expected a level in (0, 1), e.g. 0.95; got {self.interval!r}"
+            )
 
     @property
     def windows(self) -> RollingOrigin:
@@ -76,8 +81,9 @@ class ForecastInput:
 
 
 def _total_series(ctx: RunContext, settings: ForecasterSettings) -> pd.Series:
-    table = aggregate(ctx.data.transactions, settings.frequency, settings.value,
-                      complete_periods_only=settings.complete_periods_only)
+    table = aggregate(
+        ctx.data.transactions, settings.frequency, settings.value, complete_periods_only=settings.complete_periods_only
+    )
     return table["total"].rename(series_name(settings.frequency, settings.value))
 
 
@@ -108,8 +114,12 @@ def _checked(estimator: Any, series: pd.Series, settings: ForecasterSettings) ->
         candidate.check_series(series)
 
 
-def _evaluate(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, settings: ForecasterSettings,
-              ) -> tuple[pd.DataFrame, dict[str, float]]:
+def _evaluate(
+    estimator: Forecaster,
+    series: pd.Series,
+    baseline: pd.DataFrame,
+    settings: ForecasterSettings,
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Backtest every fold: metrics of the tuning folds, and `holdout_*` of the held-out latest folds."""
     table = backtest(estimator, series, settings.windows, settings.seasonal_period, settings.interval)
     table = table.join(baseline[["baseline", "baseline_lower", "baseline_upper"]])
@@ -120,8 +130,12 @@ def _evaluate(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, 
     return table, metrics
 
 
-def _tuning_score(estimator: Forecaster, series: pd.Series, baseline: pd.DataFrame, settings: ForecasterSettings,
-                  ) -> dict[str, float]:
+def _tuning_score(
+    estimator: Forecaster,
+    series: pd.Series,
+    baseline: pd.DataFrame,
+    settings: ForecasterSettings,
+) -> dict[str, float]:
     """A trial: the tuning folds only (the held-out latest folds are neither fitted nor scored)."""
     cut = len(series) - settings.holdout_folds * settings.step
     windows = RollingOrigin(settings.horizon, settings.tuning_folds, settings.step)
@@ -159,8 +173,9 @@ class ForecasterStage(Stage):
         series = _total_series(ctx, settings)
         _checked(spec.build({}), series, settings)
         segments = _segment_table(ctx, settings) if settings.per_segment else None
-        baseline = backtest(_baseline(settings), series, settings.windows, settings.seasonal_period,
-                            settings.interval, name="baseline")
+        baseline = backtest(
+            _baseline(settings), series, settings.windows, settings.seasonal_period, settings.interval, name="baseline"
+        )
         return ForecastInput(series, segments, settings, baseline)
 
     def score(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec) -> dict[str, float]:
@@ -178,8 +193,10 @@ class ForecasterStage(Stage):
         notes = "\n".join(fitted.fit_warnings_) or "none"
         artifacts[2].write_text(f"{fitted.summary()}\n\nstatsmodels warnings while fitting: {notes}\n")
         shown = "holdout_" if settings.holdout_folds else ""
-        title = (f"{series.name}: {spec.short_name} vs seasonal naive ({shown.rstrip('_') or 'backtest'} MASE "
-                 f"{metrics[shown + 'mase']:.3f} vs {metrics[shown + 'baseline_mase']:.3f})")
+        title = (
+            f"{series.name}: {spec.short_name} vs seasonal naive ({shown.rstrip('_') or 'backtest'} MASE "
+            f"{metrics[shown + 'mase']:.3f} vs {metrics[shown + 'baseline_mase']:.3f})"
+        )
         artifacts.append(forecast_plot(series, table, forecast, title, out / "forecast.png"))
         if prepared.segments is not None:
             segment_rows = per_segment(estimator, prepared.segments, settings)
@@ -208,8 +225,14 @@ def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: Forecas
         row: dict[str, Any] = {"segment": segment, "total": float(series.sum()), "error": None}
         try:
             _checked(estimator, series, settings)
-            baseline = backtest(_baseline(settings), series, settings.windows, settings.seasonal_period,
-                                settings.interval, name="baseline")
+            baseline = backtest(
+                _baseline(settings),
+                series,
+                settings.windows,
+                settings.seasonal_period,
+                settings.interval,
+                name="baseline",
+            )
             row.update(_evaluate(estimator, series, baseline, settings)[1])
         except DataError as error:
             logger.warning("forecaster: segment %s skipped: %s", segment, error)
@@ -227,7 +250,12 @@ def _logged_model(fitted: Forecaster, settings: ForecasterSettings) -> LoggedMod
 
     from crmflow.forecasting.pyfunc import ForecasterModel
 
-    requirements = [f"statsmodels=={statsmodels.__version__}", f"scikit-learn=={sklearn.__version__}",
-                    f"scipy=={scipy.__version__}", "pandas", "numpy"]
+    requirements = [
+        f"statsmodels=={statsmodels.__version__}",
+        f"scikit-learn=={sklearn.__version__}",
+        f"scipy=={scipy.__version__}",
+        "pandas",
+        "numpy",
+    ]
     example = pd.DataFrame({"horizon": [settings.horizon]})
     return LoggedModel(ForecasterModel(fitted, settings.interval), example, "forecaster", "pyfunc", requirements)

@@ -27,7 +27,9 @@ class OutOfFold:
         return {name: float(np.mean([scores[name] for scores in per_fold])) for name in per_fold[0]}
 
 
-def _fit_predict(pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+def _fit_predict(
+    pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray
+) -> np.ndarray:
     fitted = clone(pipeline).fit(X.iloc[train], y.iloc[train])
     return task.predict(fitted, X.iloc[test])
 

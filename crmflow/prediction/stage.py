@@ -52,8 +52,11 @@ class PredictorSettings:
             )
         if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
             raise ConfigError(f"{key}.cv_folds: expected an int >= 2; got {self.cv_folds!r}")
-        if isinstance(self.holdout_fraction, bool) or not isinstance(self.holdout_fraction, (int, float)) \
-                or not 0 <= self.holdout_fraction <= 0.5:
+        if (
+            isinstance(self.holdout_fraction, bool)
+            or not isinstance(self.holdout_fraction, (int, float))
+            or not 0 <= self.holdout_fraction <= 0.5
+        ):
             raise ConfigError(f"{key}.holdout_fraction: expected a number in [0, 0.5]; got {self.holdout_fraction!r}")
         threshold_ok = self.threshold == OPTIMAL or (
             isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool) and 0 < self.threshold < 1
@@ -63,8 +66,11 @@ class PredictorSettings:
                 f"{key}.threshold: expected a probability in (0, 1) or '{OPTIMAL}' (F1-optimal on the "
                 f"out-of-fold predictions); got {self.threshold!r}"
             )
-        if isinstance(self.permutation_repeats, bool) or not isinstance(self.permutation_repeats, int) \
-                or self.permutation_repeats < 1:
+        if (
+            isinstance(self.permutation_repeats, bool)
+            or not isinstance(self.permutation_repeats, int)
+            or self.permutation_repeats < 1
+        ):
             raise ConfigError(f"{key}.permutation_repeats: expected an int >= 1; got {self.permutation_repeats!r}")
 
 
@@ -149,14 +155,23 @@ class PredictorStage(Stage):
         require_numeric(build_preprocessor(ctx.preprocessing).fit_transform(preview.head(200)), "predictor")
         train, holdout = task.holdout_split(y, settings.holdout_fraction, ctx.seed)
         return PredictorInput(
-            task, X.iloc[train], y.iloc[train], X.iloc[holdout], y.iloc[holdout], ctx.preprocessing, segments,
-            task.splitter(settings.cv_folds, ctx.seed), settings, ctx.seed,
+            task,
+            X.iloc[train],
+            y.iloc[train],
+            X.iloc[holdout],
+            y.iloc[holdout],
+            ctx.preprocessing,
+            segments,
+            task.splitter(settings.cv_folds, ctx.seed),
+            settings,
+            ctx.seed,
         )
 
     def _cross_validate(self, estimator: Any, prepared: PredictorInput) -> CrossValidated:
         task, y = prepared.task, prepared.y.to_numpy()
-        oof = out_of_fold(prepared.pipeline(estimator), task, prepared.X, prepared.y, prepared.cv,
-                          prepared.settings.n_jobs)
+        oof = out_of_fold(
+            prepared.pipeline(estimator), task, prepared.X, prepared.y, prepared.cv, prepared.settings.n_jobs
+        )
         threshold = task.decision_threshold(prepared.settings.threshold, y, oof.predictions)
         return CrossValidated(oof, threshold, oof.fold_mean(task, y, threshold))
 
@@ -169,14 +184,20 @@ class PredictorStage(Stage):
         threshold, metrics = validated.threshold, dict(validated.metrics)
         model = task.final_model(prepared.pipeline(estimator), threshold).fit(prepared.X, prepared.y)
         sets = {"out-of-fold": (prepared.y.to_numpy(), validated.out_of_fold.predictions)}
-        artifacts = [_predictions_csv(task, prepared.y, sets["out-of-fold"][1], threshold,
-                                      folder / "predictor_oof_predictions.csv")]
+        artifacts = [
+            _predictions_csv(
+                task, prepared.y, sets["out-of-fold"][1], threshold, folder / "predictor_oof_predictions.csv"
+            )
+        ]
         if len(prepared.y_holdout):
             predicted = task.predict(model, prepared.X_holdout)
             sets["holdout"] = (prepared.y_holdout.to_numpy(), predicted)
             metrics.update({f"holdout_{k}": v for k, v in task.evaluate(*sets["holdout"], threshold).items()})
-            artifacts.append(_predictions_csv(task, prepared.y_holdout, predicted, threshold,
-                                              folder / "predictor_holdout_predictions.csv"))
+            artifacts.append(
+                _predictions_csv(
+                    task, prepared.y_holdout, predicted, threshold, folder / "predictor_holdout_predictions.csv"
+                )
+            )
         if threshold is not None:
             metrics["threshold"] = threshold
         metrics.update(n_train=float(len(prepared.y)), n_holdout=float(len(prepared.y_holdout)))
@@ -194,8 +215,9 @@ def _predictions_csv(task: Task, y: pd.Series, predicted: np.ndarray, threshold:
 def _importances(model: Any, prepared: PredictorInput, folder: Path) -> list[Path]:
     """Importances on the holdout (on the training rows when there is none), as CSV and bar chart."""
     X, y = (prepared.X_holdout, prepared.y_holdout) if len(prepared.y_holdout) else (prepared.X, prepared.y)
-    table = feature_importances(model, X, y, prepared.task.permutation_scoring,
-                                prepared.settings.permutation_repeats, prepared.seed)
+    table = feature_importances(
+        model, X, y, prepared.task.permutation_scoring, prepared.settings.permutation_repeats, prepared.seed
+    )
     path = folder / "predictor_feature_importances.csv"
     table.to_csv(path, index=False)
     return [path, importance_bars(table, folder / "predictor_feature_importances.png")]

@@ -35,8 +35,13 @@ class ProbabilisticSVC(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any) -> ProbabilisticSVC:
-        svc = SVC(C=self.C, kernel=self.kernel, gamma=self.gamma, class_weight=self.class_weight,
-                  random_state=self.random_state)
+        svc = SVC(
+            C=self.C,
+            kernel=self.kernel,
+            gamma=self.gamma,
+            class_weight=self.class_weight,
+            random_state=self.random_state,
+        )
         self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=self.calibration_folds, ensemble=False)
         self.calibrated_.fit(X, y)
         self.classes_ = self.calibrated_.classes_

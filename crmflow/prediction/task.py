@@ -81,7 +81,9 @@ class Task(ABC):
         return pipeline
 
     @abstractmethod
-    def plots(self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path) -> list[Path]:
+    def plots(
+        self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path
+    ) -> list[Path]:
         """Diagnostic plots of named (actual, predicted) sets, e.g. out-of-fold and holdout."""
 
 
@@ -143,13 +145,19 @@ class ClassificationTask(Task):
     def final_model(self, pipeline: Any, threshold: float | None) -> Any:
         return FixedThresholdClassifier(pipeline, threshold=threshold, response_method="predict_proba")
 
-    def plots(self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path) -> list[Path]:
+    def plots(
+        self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path
+    ) -> list[Path]:
         last = list(sets)[-1]  # the holdout when there is one
         actual, probability = sets[last]
         return [
             plots.probability_curves(sets, folder / "predictor_curves.png"),
-            plots.confusion_matrix(actual, probability >= threshold, f"{last}, threshold {threshold:.3f}",
-                                   folder / "predictor_confusion_matrix.png"),
+            plots.confusion_matrix(
+                actual,
+                probability >= threshold,
+                f"{last}, threshold {threshold:.3f}",
+                folder / "predictor_confusion_matrix.png",
+            ),
         ]
 
 
@@ -194,7 +202,9 @@ class RegressionTask(Task):
     def prediction_columns(self, predicted: np.ndarray, threshold: float | None) -> dict[str, np.ndarray]:
         return {"predicted": predicted}
 
-    def plots(self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path) -> list[Path]:
+    def plots(
+        self, sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float | None, folder: Path
+    ) -> list[Path]:
         return [plots.predicted_vs_actual(sets, folder / "predictor_predicted_vs_actual.png")]
 
 

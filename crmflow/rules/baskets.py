@@ -59,8 +59,10 @@ class Baskets:
         timestamps the given order is used. The held-out size is ceil(fraction * n), clipped so
         that both parts keep at least one basket. Both parts come back in chronological order.
         """
-        if isinstance(holdout_fraction, bool) or not isinstance(holdout_fraction, Real) or not (
-            0 < holdout_fraction < 1
+        if (
+            isinstance(holdout_fraction, bool)
+            or not isinstance(holdout_fraction, Real)
+            or not (0 < holdout_fraction < 1)
         ):
             raise ConfigError(
                 "The 'holdout_fraction' parameter of Baskets.split_by_time must be a float in the "
@@ -157,9 +159,7 @@ def _customer_day_keys(rows: pd.DataFrame) -> np.ndarray:
     return pd.factorize(customer * len(days) + day)[0]
 
 
-def encode_baskets(
-    baskets: Baskets, items: Sequence[str] | None = None
-) -> tuple[sp.csr_matrix, list[str]]:
+def encode_baskets(baskets: Baskets, items: Sequence[str] | None = None) -> tuple[sp.csr_matrix, list[str]]:
     """A baskets x items boolean CSR matrix and its column names.
 
     Columns are the sorted items seen, or exactly ``items`` in the given order (items of the

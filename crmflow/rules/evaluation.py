@@ -10,9 +10,7 @@ from crmflow.rules.baskets import Baskets, encode_baskets
 from crmflow.rules.miner import AssociationRules, check_int
 
 
-def evaluate_recommendations(
-    miner: AssociationRules, holdout: Baskets, k: int = 5, seed: int = 0
-) -> dict[str, float]:
+def evaluate_recommendations(miner: AssociationRules, holdout: Baskets, k: int = 5, seed: int = 0) -> dict[str, float]:
     """Leave-one-out hit rate of ``miner`` on held-out baskets, against a most-popular baseline.
 
     Every held-out basket with at least 2 items hides one of them (drawn uniformly with

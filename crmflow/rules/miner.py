@@ -179,10 +179,14 @@ class AssociationRules(BaseEstimator):
             )
         low, high = METRICS[self.metric]
         open_below = self.metric in _OPEN_BELOW
-        if not _is_real(self.min_threshold) or not low <= self.min_threshold <= high or (
-            open_below and self.min_threshold == low
+        if (
+            not _is_real(self.min_threshold)
+            or not low <= self.min_threshold <= high
+            or (open_below and self.min_threshold == low)
         ):
-            rule = f"a float in the range {'(' if open_below else '['}{low:g}, {high:g}{']' if high < math.inf else ')'}"
+            rule = (
+                f"a float in the range {'(' if open_below else '['}{low:g}, {high:g}{']' if high < math.inf else ')'}"
+            )
             raise _param_error("min_threshold", f"{rule} for metric={self.metric!r}", self.min_threshold)
         check_int("min_len", self.min_len, 2)
         check_int("max_len", self.max_len, max(2, self.min_len), allow_none=True)
@@ -199,7 +203,9 @@ class AssociationRules(BaseEstimator):
         min_count = min_support_count(self.min_support, n)
         tree = ALGORITHMS[self.algorithm].tree
         if tree is not None:
-            found = capped(tree(matrix, min_count, self.max_len), min_count, self.max_itemsets, self._too_many(min_count))
+            found = capped(
+                tree(matrix, min_count, self.max_len), min_count, self.max_itemsets, self._too_many(min_count)
+            )
             counts = np.fromiter((count for count, _ in found), dtype=np.int64, count=len(found))
             itemsets = [frozenset([items[i] for i in columns]) for _, columns in found]
             return pd.DataFrame({"support": counts / n, "itemsets": itemsets, "support_count": counts})
@@ -211,9 +217,7 @@ class AssociationRules(BaseEstimator):
         options = ALGORITHMS[self.algorithm].options
         found = miner(frame, min_support=(min_count - 0.5) / n, use_colnames=True, max_len=self.max_len, **options)
         counts = np.rint(found["support"].to_numpy(dtype=float) * n).astype(np.int64)
-        return pd.DataFrame(
-            {"support": counts / n, "itemsets": found["itemsets"].to_numpy(), "support_count": counts}
-        )
+        return pd.DataFrame({"support": counts / n, "itemsets": found["itemsets"].to_numpy(), "support_count": counts})
 
     def _too_many(self, min_count: int) -> Callable[[int], ConfigError]:
         """The error a tree miner raises once it has found more than max_itemsets itemsets."""
@@ -224,7 +228,8 @@ class AssociationRules(BaseEstimator):
         )
 
     def _guard_itemset_count(self, matrix: sp.csr_matrix, min_count: int) -> None:
-        """ConfigError when the frequent item pairs (counted from the sparse co-occurrence matrix) exceed max_itemsets."""
+        """ConfigError when the frequent item pairs (counted from the sparse co-occurrence matrix) exceed
+        max_itemsets."""
         if self.max_len is not None and self.max_len < 2:
             return
         frequent = np.flatnonzero(np.asarray(matrix.sum(axis=0)).ravel() >= min_count)

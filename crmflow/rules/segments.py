@@ -90,8 +90,12 @@ def mine_per_segment(
             fitted = clone(segment_miner).fit(train.subset(in_train))
             mined = clone(table_miner).fit(everything.subset(np.flatnonzero(all_segment == segment)))
         except (ConfigError, DataError) as error:  # e.g. too many itemsets at a small segment's count
-            logger.warning("rules: segment %s not mined (limit per segment: rules.settings.segment_max_itemsets=%d): %s",
-                           segment, limits.max_itemsets, error)
+            logger.warning(
+                "rules: segment %s not mined (limit per segment: rules.settings.segment_max_itemsets=%d): %s",
+                segment,
+                limits.max_itemsets,
+                error,
+            )
             row["status"] = f"not mined: {str(error).splitlines()[0]}"
             continue
         row |= {"n_rules": len(mined.rules_), "rules_found": mined.n_rules_found_}
@@ -100,7 +104,9 @@ def mine_per_segment(
     return _summary(pd.DataFrame(rows), tables, k)
 
 
-def _scores(segment_miner: AssociationRules, global_miner: AssociationRules, holdout: Baskets, k: int, seed: int) -> dict:
+def _scores(
+    segment_miner: AssociationRules, global_miner: AssociationRules, holdout: Baskets, k: int, seed: int
+) -> dict:
     """Hits of the segment's rules and of the global rules on the segment's held-out baskets."""
     n = sum(len(basket) >= 2 for basket in holdout.items)
     if n == 0:

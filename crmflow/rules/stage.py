@@ -73,7 +73,14 @@ class RulesStage(Stage):
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
         k = spec.settings.k
-        return [f"hit_rate_at_{k}", f"precision_at_{k}", "coverage", f"baseline_hit_rate_at_{k}", "n_rules", "n_itemsets"]
+        return [
+            f"hit_rate_at_{k}",
+            f"precision_at_{k}",
+            "coverage",
+            f"baseline_hit_rate_at_{k}",
+            "n_rules",
+            "n_itemsets",
+        ]
 
     def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
         spec.build({}).check_params()

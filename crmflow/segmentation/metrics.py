@@ -12,7 +12,12 @@ from sklearn.metrics import (
 
 NOISE = -1
 SEGMENTATION_METRICS = (
-    "silhouette", "davies_bouldin", "calinski_harabasz", "n_segments", "noise_share", "smallest_segment_share",
+    "silhouette",
+    "davies_bouldin",
+    "calinski_harabasz",
+    "n_segments",
+    "noise_share",
+    "smallest_segment_share",
     "stability",
 )
 

@@ -24,7 +24,8 @@ def midrank_percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 class RFMQuantileSegmenter(ClusterMixin, BaseEstimator):
-    """Score recency (recent = high), frequency and monetary 1..`bins` by quantile; first matching rule names the segment.
+    """Score recency (recent = high), frequency and monetary 1..`bins` by quantile; the first matching rule
+    names the segment.
 
     `segments` is an ordered list of `{name, r: [low, high], f: [low, high], m: [low, high]}`; a score
     range left out matches any score. Customers no rule matches form the segment "other".

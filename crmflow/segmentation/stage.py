@@ -72,8 +72,9 @@ def _checked_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
     if matrix.shape[1] == 0 or len(constant) == matrix.shape[1]:
         raise DataError("segmentation: every feature is constant after preprocessing; nothing to segment")
     if constant:
-        logger.warning("segmentation: columns %s are constant after preprocessing and do not shape the segments",
-                       constant[:5])
+        logger.warning(
+            "segmentation: columns %s are constant after preprocessing and do not shape the segments", constant[:5]
+        )
     return matrix
 
 
@@ -148,7 +149,9 @@ class SegmentationStage(Stage):
             )
         return self._metrics(estimator, prepared, labels, spec)
 
-    def finalize(self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
+    def finalize(
+        self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec, ctx: RunContext
+    ) -> StageResult:
         fitted = clone(estimator)
         labels = fitted.fit_predict(prepared.inputs(estimator), prepared.target)
         labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")

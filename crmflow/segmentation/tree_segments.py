@@ -105,7 +105,9 @@ class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
         else:
             tree = DecisionTreeRegressor(criterion=self.criterion or "squared_error")
             target = target.astype("float64")
-        tree.set_params(max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state)
+        tree.set_params(
+            max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf, random_state=self.random_state
+        )
         self.tree_ = tree.fit(inputs, target)
         self.feature_names_ = list(inputs.columns)
         paths = leaf_paths(self.tree_, self.feature_names_)

@@ -71,7 +71,7 @@ class Stage(ABC):
         """What `tuning.objectives.<stage>: {metric: auto}` means for this component."""
         return Objective(self.metric_names(spec)[0], "maximize")
 
-    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
+    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:  # noqa: B027 - optional hook
         """Cheap checks that the data has what this stage needs, before anything is fitted."""
 
     @abstractmethod

@@ -21,20 +21,34 @@ def customers(tmp_path: Path, text: str, *keys: str) -> list[str]:
     path = tmp_path / "customers.csv"
     path.write_text(text)
     return [
-        "data=csv", "features=none", "segmentation=none", "rules=none", "data.transactions=null",
-        f"+data.customers={{path: {path}, id_column: id, target: plan}}", *keys,
+        "data=csv",
+        "features=none",
+        "segmentation=none",
+        "rules=none",
+        "data.transactions=null",
+        f"+data.customers={{path: {path}, id_column: id, target: plan}}",
+        *keys,
     ]
 
 
 @pytest.mark.parametrize(
     ("rows", "header", "expected"),
     [
-        (GOOD_ROWS, "cid,ts,amount,sku",
-         "data.transactions.columns.amount: column 'amt' is not in the file; did you mean 'amount'?"),
-        ([*GOOD_ROWS, "4,2024-02-03,ten,milk", "5,2024-02-04,12 EUR,milk"], "cid,ts,amt,sku",
-         "data.transactions.columns.amount: 2 of 5 values in column 'amt' are not numeric; e.g. 'ten'"),
-        ([*GOOD_ROWS, "4,last tuesday,1.0,milk"], "cid,ts,amt,sku",
-         "data.transactions.columns.timestamp: 1 of 4 values in column 'ts' cannot be parsed"),
+        (
+            GOOD_ROWS,
+            "cid,ts,amount,sku",
+            "data.transactions.columns.amount: column 'amt' is not in the file; did you mean 'amount'?",
+        ),
+        (
+            [*GOOD_ROWS, "4,2024-02-03,ten,milk", "5,2024-02-04,12 EUR,milk"],
+            "cid,ts,amt,sku",
+            "data.transactions.columns.amount: 2 of 5 values in column 'amt' are not numeric; e.g. 'ten'",
+        ),
+        (
+            [*GOOD_ROWS, "4,last tuesday,1.0,milk"],
+            "cid,ts,amt,sku",
+            "data.transactions.columns.timestamp: 1 of 4 values in column 'ts' cannot be parsed",
+        ),
         ([], "cid,ts,amt,sku", "tx.csv' has no rows"),
     ],
     ids=["missing-column", "non-numeric-amount", "unparsable-timestamp", "empty-table"],

@@ -16,7 +16,9 @@ def test_items_are_taken_as_written(tmp_path: Path) -> None:
     data = BasketSource(str(path)).load()
     tx = data.transactions
     assert tx.groupby("basket_id")["item"].apply(list).to_dict() == {
-        "0": ["whole milk", "butter"], "1": [" whole milk;x", "butter"], "3": ["yogurt"],
+        "0": ["whole milk", "butter"],
+        "1": [" whole milk;x", "butter"],
+        "3": ["yogurt"],
     }
     assert (tx["customer_id"] == tx["basket_id"]).all()
     assert data.report == {"rows_in": 5.0, "baskets": 3.0, "items": 4.0}

@@ -199,9 +199,7 @@ def test_planted_rules_are_deterministic_frozensets() -> None:
         ({"start": 2023}, "start"),
     ],
 )
-def test_invalid_parameters_raise_config_error_naming_them(
-    params: dict[str, object], name: str
-) -> None:
+def test_invalid_parameters_raise_config_error_naming_them(params: dict[str, object], name: str) -> None:
     with pytest.raises(ConfigError, match=f"The '{name}' parameter of SyntheticCRM must be"):
         SyntheticCRM(**params).load()
 

@@ -57,8 +57,12 @@ def test_builder_default_cutoff_is_end_minus_horizon(log: pd.DataFrame) -> None:
 
 def test_merges_customer_attributes_without_the_target(log: pd.DataFrame) -> None:
     customers = pd.DataFrame(
-        {"customer_id": ["C1", "C2"], "region": ["north", "south"], "joined": pd.to_datetime(["2023-12-31", "2024-01-01"]),
-         "Churn": ["No", "Yes"]}
+        {
+            "customer_id": ["C1", "C2"],
+            "region": ["north", "south"],
+            "joined": pd.to_datetime(["2023-12-31", "2024-01-01"]),
+            "Churn": ["No", "Yes"],
+        }
     )
     data = CRMData("toy", transactions=log, customers=customers, target="Churn")
     table = RFMFeatures(horizon_days=30).build(data)

@@ -124,8 +124,11 @@ class ConfigOptionContract(ForecasterContract):
 
     def make(self) -> Forecaster:
         if not hasattr(type(self), "_spec"):
-            (_, spec), = plan_run(compose_config([f"forecaster={self.option}", "segmentation=none", "rules=none",
-                                                  "predictor=none", "tuning=off"])).stages
+            ((_, spec),) = plan_run(
+                compose_config(
+                    [f"forecaster={self.option}", "segmentation=none", "rules=none", "predictor=none", "tuning=off"]
+                )
+            ).stages
             type(self)._spec = spec
         return type(self)._spec.build({})
 
@@ -157,8 +160,11 @@ class TestMultiplicativeETS(ForecasterContract):
     def test_non_positive_values_are_a_data_error_naming_the_first(self) -> None:
         series = seasonal_series()
         series.iloc[30] = 0.0
-        with pytest.raises(DataError, match=r"is multiplicative and needs strictly positive values; the daily revenue "
-                                            r"series has 1 value\(s\) <= 0 \(first at 2024-01-31\)"):
+        with pytest.raises(
+            DataError,
+            match=r"is multiplicative and needs strictly positive values; the daily revenue "
+            r"series has 1 value\(s\) <= 0 \(first at 2024-01-31\)",
+        ):
             self.make().fit(series)
 
 

@@ -88,13 +88,15 @@ def test_items_need_a_quantity_column() -> None:
 
 
 def test_metrics_by_hand() -> None:
-    table = pd.DataFrame({
-        "actual": [10.0, 20.0, 0.0, 40.0],
-        "forecast": [12.0, 15.0, 0.0, 50.0],
-        "forecast_lower": [9.0, 21.0, -1.0, 30.0],
-        "forecast_upper": [15.0, 25.0, 1.0, 39.0],
-        "scale": [2.0, 2.0, 4.0, 4.0],
-    })
+    table = pd.DataFrame(
+        {
+            "actual": [10.0, 20.0, 0.0, 40.0],
+            "forecast": [12.0, 15.0, 0.0, 50.0],
+            "forecast_lower": [9.0, 21.0, -1.0, 30.0],
+            "forecast_upper": [15.0, 25.0, 1.0, 39.0],
+            "scale": [2.0, 2.0, 4.0, 4.0],
+        }
+    )
     metrics = forecast_metrics(table)
     errors = np.array([2.0, 5.0, 0.0, 10.0])
     assert metrics["mae"] == pytest.approx(errors.mean())
@@ -109,14 +111,18 @@ def test_metrics_by_hand() -> None:
 def test_rolling_origin_windows_and_the_length_check() -> None:
     windows = RollingOrigin(horizon=4, folds=3, step=2)
     assert windows.train_ends(20) == [12, 14, 16]
-    series = pd.Series(np.arange(1.0, 21.0), index=pd.date_range("2024-01-01", periods=20, freq="W-MON"),
-                       name="weekly revenue")
+    series = pd.Series(
+        np.arange(1.0, 21.0), index=pd.date_range("2024-01-01", periods=20, freq="W-MON"), name="weekly revenue"
+    )
     windows.check_length(series, NaiveForecaster(), seasonal_period=4)
-    with pytest.raises(DataError, match=(
-        r"forecaster: the weekly revenue series has 20 periods; forecaster.settings.horizon=4, folds=3, step=2 "
-        r"leave 12 for the first training window, but ETSForecaster\(.*seasonal_period=13\) with "
-        r"forecaster.settings.seasonal_period=13 needs at least 26"
-    )):
+    with pytest.raises(
+        DataError,
+        match=(
+            r"forecaster: the weekly revenue series has 20 periods; forecaster.settings.horizon=4, folds=3, step=2 "
+            r"leave 12 for the first training window, but ETSForecaster\(.*seasonal_period=13\) with "
+            r"forecaster.settings.seasonal_period=13 needs at least 26"
+        ),
+    ):
         windows.check_length(series, ETSForecaster(seasonal="add", seasonal_period=13), seasonal_period=13)
 
 
@@ -129,7 +135,14 @@ def test_backtest_uses_only_data_before_each_origin() -> None:
 
 
 def test_mase_is_undefined_for_a_flat_training_window() -> None:
-    table = pd.DataFrame({"actual": [1.0, 2.0], "forecast": [1.0, 3.0], "forecast_lower": [0.0, 0.0],
-                          "forecast_upper": [5.0, 5.0], "scale": [0.0, 0.0]})
+    table = pd.DataFrame(
+        {
+            "actual": [1.0, 2.0],
+            "forecast": [1.0, 3.0],
+            "forecast_lower": [0.0, 0.0],
+            "forecast_upper": [5.0, 5.0],
+            "scale": [0.0, 0.0],
+        }
+    )
     metrics = forecast_metrics(table)
     assert np.isnan(metrics["mase"]) and metrics["mae"] == 0.5

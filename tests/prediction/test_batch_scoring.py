@@ -19,7 +19,13 @@ from crmflow.plan import plan_run
 from crmflow.run import _load, run
 from crmflow.scoring import check_trusted_types
 
-SMALL = ["data.n_customers=500", "data.days=400", "rules=none", "tuning=off", "segmentation.settings.stability_resamples=0"]
+SMALL = [
+    "data.n_customers=500",
+    "data.days=400",
+    "rules=none",
+    "tuning=off",
+    "segmentation.settings.stability_resamples=0",
+]
 
 
 @dataclass
@@ -41,15 +47,26 @@ def logged(tmp_path_factory: pytest.TempPathFactory) -> Logged:
 
 
 def predict_args(logged: Logged, source: Path, output: Path) -> list[str]:
-    return ["predict", f"model={logged.model_uri}", f"input={source}", f"output={output}",
-            f"tracking_uri={logged.tracking_uri}"]
+    return [
+        "predict",
+        f"model={logged.model_uri}",
+        f"input={source}",
+        f"output={output}",
+        f"tracking_uri={logged.tracking_uri}",
+    ]
 
 
 def test_predict_round_trips_the_logged_model(logged: Logged, monkeypatch: pytest.MonkeyPatch) -> None:
     source, output = logged.folder / "fresh.csv", logged.folder / "scores.parquet"
     logged.fresh.drop(columns="churn").to_csv(source, index=False)
-    done = subprocess.run([sys.executable, "-m", "crmflow", *predict_args(logged, source, output)],
-                          capture_output=True, text=True, timeout=300, check=False, cwd=logged.folder)
+    done = subprocess.run(
+        [sys.executable, "-m", "crmflow", *predict_args(logged, source, output)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=logged.folder,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"wrote {len(logged.fresh)} predictions" in done.stdout
     scores = pd.read_parquet(output)
@@ -88,10 +105,18 @@ def test_an_unknown_model_is_a_one_line_error(logged: Logged, capsys: pytest.Cap
 
 
 def test_models_trusting_foreign_types_are_refused() -> None:
-    flavors = {"sklearn": {"serialization_format": "skops",
-                           "skops_trusted_types": ["sklearn.pipeline.Pipeline", "os.system"]}}
+    flavors = {
+        "sklearn": {"serialization_format": "skops", "skops_trusted_types": ["sklearn.pipeline.Pipeline", "os.system"]}
+    }
     with pytest.raises(Exception, match="asks to trust types outside crmflow.*os.system"):
         check_trusted_types(flavors, "models:/m-1")
-    assert check_trusted_types({"sklearn": {"serialization_format": "skops", "skops_trusted_types": [
-        "crmflow.segmentation.assign.SegmentAssigner", "numpy.dtype"]}}, "models:/m-1")
+    assert check_trusted_types(
+        {
+            "sklearn": {
+                "serialization_format": "skops",
+                "skops_trusted_types": ["crmflow.segmentation.assign.SegmentAssigner", "numpy.dtype"],
+            }
+        },
+        "models:/m-1",
+    )
     assert not check_trusted_types({"python_function": {}}, "models:/m-1")

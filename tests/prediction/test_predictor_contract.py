@@ -25,8 +25,14 @@ from crmflow.run import _load
 from crmflow.stages.base import RunContext
 
 OPTIONS = sorted(p.stem for p in (config_dir() / "predictor").glob("*.yaml") if p.stem not in {"_settings", "none"})
-SMALL = ["data.n_customers=400", "data.days=400", "rules=none", "segmentation=none", "tuning=off",
-         "predictor.settings.cv_folds=3"]
+SMALL = [
+    "data.n_customers=400",
+    "data.days=400",
+    "rules=none",
+    "segmentation=none",
+    "tuning=off",
+    "predictor.settings.cv_folds=3",
+]
 TARGET = {CLASSIFICATION.name: "features.target=churn", REGRESSION.name: "features.target=spend"}
 STAGE = PredictorStage()
 

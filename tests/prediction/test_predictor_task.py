@@ -24,8 +24,15 @@ from crmflow.prediction.task import CLASSIFICATION, REGRESSION, task_of
 from crmflow.run import _load, run
 from crmflow.stages.base import RunContext
 
-SETTINGS = {"cv_folds": 2, "holdout_fraction": 0.0, "threshold": 0.5, "segment_feature": False,
-            "permutation_repeats": 1, "target_transform": "none", "n_jobs": 1}
+SETTINGS = {
+    "cv_folds": 2,
+    "holdout_fraction": 0.0,
+    "threshold": 0.5,
+    "segment_feature": False,
+    "permutation_repeats": 1,
+    "target_transform": "none",
+    "n_jobs": 1,
+}
 
 
 def spec(target: str, **params: object):
@@ -110,9 +117,21 @@ def test_a_regressor_may_fit_a_binary_target(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("target", "y", "expected"),
     [
-        ("sklearn.linear_model.LogisticRegression", [0] * 40, "predictor: target 'churn' has 1 class(es); a classifier needs 2"),
-        ("sklearn.linear_model.LogisticRegression", [1] + [0] * 39, "predictor: target 'churn' has only 1 rows of class 1"),
-        ("sklearn.linear_model.Ridge", [3.0] * 40, "predictor: target 'churn' is constant (3.0); a regressor needs variation"),
+        (
+            "sklearn.linear_model.LogisticRegression",
+            [0] * 40,
+            "predictor: target 'churn' has 1 class(es); a classifier needs 2",
+        ),
+        (
+            "sklearn.linear_model.LogisticRegression",
+            [1] + [0] * 39,
+            "predictor: target 'churn' has only 1 rows of class 1",
+        ),
+        (
+            "sklearn.linear_model.Ridge",
+            [3.0] * 40,
+            "predictor: target 'churn' is constant (3.0); a regressor needs variation",
+        ),
     ],
 )
 def test_unusable_targets_are_data_errors(target: str, y: list, expected: str, tmp_path: Path) -> None:
@@ -123,8 +142,15 @@ def test_unusable_targets_are_data_errors(target: str, y: list, expected: str, t
 
 def test_one_class_rfm_label_stops_the_run_before_fitting(tracking_overrides: list[str], tmp_path: Path) -> None:
     # a cutoff after the last transaction: nobody buys in the horizon, so every customer churned
-    overrides = ["data.n_customers=200", "data.days=400", "features.cutoff=2030-01-01", "rules=none",
-                 "segmentation=none", "tuning=off", *tracking_overrides]
+    overrides = [
+        "data.n_customers=200",
+        "data.days=400",
+        "features.cutoff=2030-01-01",
+        "rules=none",
+        "segmentation=none",
+        "tuning=off",
+        *tracking_overrides,
+    ]
     with pytest.raises(DataError, match="predictor: target 'churn' has 1 class"):
         run(compose_config(overrides))
     assert not (tmp_path / "mlruns").exists()
@@ -133,8 +159,15 @@ def test_one_class_rfm_label_stops_the_run_before_fitting(tracking_overrides: li
 def test_an_absent_target_column_names_the_key(tmp_path: Path, tracking_overrides: list[str]) -> None:
     path = tmp_path / "customers.csv"
     pd.DataFrame({"id": range(30), "age": range(30), "churned": [0, 1] * 15}).to_csv(path, index=False)
-    overrides = ["data=csv", "features=none", "segmentation=none", "rules=none", "data.transactions=null",
-                 f"+data.customers={{path: {path}, id_column: id, target: churn}}", *tracking_overrides]
+    overrides = [
+        "data=csv",
+        "features=none",
+        "segmentation=none",
+        "rules=none",
+        "data.transactions=null",
+        f"+data.customers={{path: {path}, id_column: id, target: churn}}",
+        *tracking_overrides,
+    ]
     with pytest.raises(DataError, match="data.customers.target.*'churn'.*did you mean 'churned'"):
         run(compose_config(overrides))
 
@@ -144,14 +177,21 @@ def test_a_numeric_customer_target_is_a_value_for_regressors(tmp_path: Path) -> 
     rng = np.random.default_rng(0)
     age = rng.integers(20, 70, 120)
     pd.DataFrame({"id": range(120), "age": age, "value": 3.0 * age + rng.normal(0, 5, 120)}).to_csv(path, index=False)
-    base = ["data=csv", "features=none", "segmentation=none", "rules=none", "data.transactions=null", "tuning=off",
-            f"+data.customers={{path: {path}, id_column: id, target: value}}"]
+    base = [
+        "data=csv",
+        "features=none",
+        "segmentation=none",
+        "rules=none",
+        "data.transactions=null",
+        "tuning=off",
+        f"+data.customers={{path: {path}, id_column: id, target: value}}",
+    ]
     plan = plan_run(compose_config(base))
     ctx, _ = _load(plan, tmp_path)
-    (stage, classifier), = plan.stages
+    ((stage, classifier),) = plan.stages
     with pytest.raises(ConfigError, match="LogisticRegression is a classifier, but the target 'value'"):
         stage.check(classifier, ctx)
-    (_, regressor), = plan_run(compose_config([*base, "predictor=linear_regression"])).stages
+    ((_, regressor),) = plan_run(compose_config([*base, "predictor=linear_regression"])).stages
     stage.check(regressor, ctx)
     result = stage.finalize(regressor.build(), stage.prepare(regressor, ctx), regressor, ctx)
     assert result.metrics["holdout_r2"] > 0.9
@@ -165,8 +205,15 @@ def test_log1p_target_transform_fits_on_the_log_and_predicts_amounts(tmp_path: P
     settings = {**SETTINGS, "holdout_fraction": 0.2}
     results = {}
     for transform in ("none", "log1p"):
-        ridge = parse_component({"_target_": "sklearn.linear_model.Ridge", "alpha": 1e-6,
-                                 "settings": {**settings, "target_transform": transform}}, "predictor", PredictorSettings)
+        ridge = parse_component(
+            {
+                "_target_": "sklearn.linear_model.Ridge",
+                "alpha": 1e-6,
+                "settings": {**settings, "target_transform": transform},
+            },
+            "predictor",
+            PredictorSettings,
+        )
         PredictorStage().check(ridge, ctx)
         results[transform] = PredictorStage().finalize(ridge.build(), PredictorStage().prepare(ridge, ctx), ridge, ctx)
     assert results["log1p"].metrics["holdout_r2"] > 0.99 > results["none"].metrics["holdout_r2"]
@@ -178,13 +225,19 @@ def test_log1p_target_transform_fits_on_the_log_and_predicts_amounts(tmp_path: P
     ("target", "y", "error", "expected"),
     [
         ("sklearn.linear_model.LogisticRegression", [0, 1] * 20, ConfigError, "log1p transforms a regression target"),
-        ("sklearn.linear_model.Ridge", [-2.0, 5.0] * 20, DataError, "log1p needs target 'spend' > -1; its minimum is -2"),
+        (
+            "sklearn.linear_model.Ridge",
+            [-2.0, 5.0] * 20,
+            DataError,
+            "log1p needs target 'spend' > -1; its minimum is -2",
+        ),
     ],
 )
 def test_log1p_needs_a_regressor_and_a_target_above_minus_one(
     target: str, y: list, error: type, expected: str, tmp_path: Path
 ) -> None:
-    chosen = parse_component({"_target_": target, "settings": {**SETTINGS, "target_transform": "log1p"}},
-                             "predictor", PredictorSettings)
+    chosen = parse_component(
+        {"_target_": target, "settings": {**SETTINGS, "target_transform": "log1p"}}, "predictor", PredictorSettings
+    )
     with pytest.raises(error, match=expected):
         PredictorStage().check(chosen, context(pd.Series(y, name="spend"), tmp_path))

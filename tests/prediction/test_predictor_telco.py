@@ -20,7 +20,7 @@ RECIPE = ["+experiment=telco_churn", "segmentation=none", "tuning=off"]
 def finalize(overrides: list[str], folder: Path) -> StageResult:
     plan = plan_run(compose_config([*RECIPE, *overrides]))
     ctx, _ = _load(plan, folder)
-    (stage, spec), = plan.stages
+    ((stage, spec),) = plan.stages
     stage.check(spec, ctx)
     return stage.finalize(spec.build(), stage.prepare(spec, ctx), spec, ctx)
 

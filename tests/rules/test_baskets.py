@@ -44,7 +44,9 @@ def test_without_basket_id_a_basket_is_customer_and_calendar_day() -> None:
     )  # fmt: skip
     baskets = baskets_from_transactions(tx)
     assert baskets.items == [frozenset({"bread", "milk"}), frozenset({"eggs"}), frozenset({"bread"})]
-    assert list(baskets.timestamps) == list(pd.to_datetime(["2024-03-01 07:00", "2024-03-02 08:00", "2024-03-01 09:00"]))
+    assert list(baskets.timestamps) == list(
+        pd.to_datetime(["2024-03-01 07:00", "2024-03-02 08:00", "2024-03-01 09:00"])
+    )
     assert list(baskets.customer_ids) == [1, 1, 2]
 
 

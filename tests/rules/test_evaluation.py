@@ -90,7 +90,11 @@ def _loop(miner: AssociationRules, holdout: Baskets, k: int, seed: int) -> dict[
         hidden, visible = basket[pick], set(basket) - {basket[pick]}
         recommended = miner.recommend(visible, k=k)
         popular = [item for item in miner.item_support_.index if item not in visible][:k]
-        hits, covered, baseline = hits + (hidden in recommended), covered + bool(recommended), baseline + (hidden in popular)
+        hits, covered, baseline = (
+            hits + (hidden in recommended),
+            covered + bool(recommended),
+            baseline + (hidden in popular),
+        )
     n = len(eligible)
     return {
         f"hit_rate_at_{k}": hits / n, f"precision_at_{k}": hits / (k * n), "coverage": covered / n,

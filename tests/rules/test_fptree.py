@@ -29,7 +29,9 @@ def _as_dict(found, items: list[str]) -> dict[frozenset[str], int]:
 def _mlxtend(name: str, matrix, items: list[str], min_count: int, max_len: int | None) -> dict[frozenset[str], int]:
     n = matrix.shape[0]
     frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=items)
-    found = getattr(frequent_patterns(), name)(frame, min_support=(min_count - 0.5) / n, use_colnames=True, max_len=max_len)
+    found = getattr(frequent_patterns(), name)(
+        frame, min_support=(min_count - 0.5) / n, use_colnames=True, max_len=max_len
+    )
     return dict(zip(found["itemsets"], np.rint(found["support"] * n).astype(int).tolist()))
 
 

@@ -83,7 +83,9 @@ class RuleMinerContract:
     def test_count_threshold_is_exact_despite_float_error(self) -> None:
         # 0.07 * 100 == 7.000000000000001: mlxtend's ceil() would ask for 8 baskets and drop {a, b}.
         rows = [{"a", "b"}] * 7 + [{"a"}] * 3 + [{"c"}] * 90
-        itemsets = set(self.miner(min_support=0.07, metric="lift", min_threshold=0.0).fit(baskets(rows)).itemsets_["itemsets"])
+        itemsets = set(
+            self.miner(min_support=0.07, metric="lift", min_threshold=0.0).fit(baskets(rows)).itemsets_["itemsets"]
+        )
         assert frozenset({"a", "b"}) in itemsets
         assert frozenset({"b"}) in itemsets or not self.complete
 
@@ -175,7 +177,9 @@ def test_max_rules_keeps_the_top_by_lift_then_confidence() -> None:
     assert rule_keys(rules) == [key("beer", "diapers"), key("diapers", "beer")]
 
 
-@pytest.mark.parametrize(("metric", "threshold"), [("lift", 1.25), ("leverage", 0.08), ("conviction", 1.6), ("support", 0.6)])
+@pytest.mark.parametrize(
+    ("metric", "threshold"), [("lift", 1.25), ("leverage", 0.08), ("conviction", 1.6), ("support", 0.6)]
+)
 def test_other_metrics_filter_exactly(metric: str, threshold: float) -> None:
     everything = AssociationRules(min_support=0.2, metric="lift", min_threshold=0.0).fit(baskets()).rules_
     rules = AssociationRules(min_support=0.2, metric=metric, min_threshold=threshold).fit(baskets()).rules_
@@ -298,7 +302,9 @@ def test_an_int_min_support_is_an_absolute_basket_count() -> None:
 
 
 def test_excluded_items_leave_every_basket_before_mining() -> None:
-    miner = AssociationRules(min_support=0.2, metric="lift", min_threshold=0.0, exclude_items=["beer", "cola"]).fit(Baskets(items=TOY))
+    miner = AssociationRules(min_support=0.2, metric="lift", min_threshold=0.0, exclude_items=["beer", "cola"]).fit(
+        Baskets(items=TOY)
+    )
     assert "beer" not in miner.items_ and "cola" not in miner.items_
     assert not any("beer" in itemset for itemset in miner.itemsets_["itemsets"])
 
@@ -306,16 +312,20 @@ def test_excluded_items_leave_every_basket_before_mining() -> None:
 def test_zhangs_metric_by_hand() -> None:
     # beer -> diapers in the toy baskets: n=5, a=3, c=4, ac=3: (5·3 − 3·4) / max(3·2, 3·1) = 0.5
     miner = AssociationRules(min_support=0.2, metric="zhangs_metric", min_threshold=0.5).fit(Baskets(items=TOY))
-    rule = miner.rules_[(miner.rules_["antecedents"] == frozenset({"beer"}))
-                        & (miner.rules_["consequents"] == frozenset({"diapers"}))]
+    rule = miner.rules_[
+        (miner.rules_["antecedents"] == frozenset({"beer"})) & (miner.rules_["consequents"] == frozenset({"diapers"}))
+    ]
     assert rule["zhangs_metric"].item() == pytest.approx(0.5)
     assert (miner.rules_["zhangs_metric"] >= 0.5).all()
 
 
 @pytest.mark.parametrize("algorithm", ["apriori", "hmine"])
 def test_itemset_explosion_stops_before_mining(algorithm: str) -> None:
-    with pytest.raises(ConfigError, match=r"rules.min_support: 1 makes 6 frequent items and \d+ frequent pairs, "
-                                          r"above rules.max_itemsets=10 .*raise rules.min_support or set a small rules.max_len"):
+    with pytest.raises(
+        ConfigError,
+        match=r"rules.min_support: 1 makes 6 frequent items and \d+ frequent pairs, "
+        r"above rules.max_itemsets=10 .*raise rules.min_support or set a small rules.max_len",
+    ):
         AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
 
 
@@ -324,8 +334,11 @@ def test_tree_miners_stop_once_past_max_itemsets(algorithm: str) -> None:
     # 40 items all in one basket at count 1: 2**40 itemsets (4 maximal ones with the filler baskets)
     rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]
     miner = AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=3)
-    with pytest.raises(ConfigError, match=r"rules.min_support: 1 \(1 baskets\) makes more than rules.max_itemsets=3 "
-                                          r"frequent itemsets \(max_len=None\); mining stopped there"):
+    with pytest.raises(
+        ConfigError,
+        match=r"rules.min_support: 1 \(1 baskets\) makes more than rules.max_itemsets=3 "
+        r"frequent itemsets \(max_len=None\); mining stopped there",
+    ):
         miner.fit(Baskets(items=rows))
 
 

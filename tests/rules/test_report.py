@@ -9,10 +9,16 @@ from crmflow.rules.report import evaluation_table, top_rules_markdown
 
 
 def test_top_rules_by_lift_as_markdown() -> None:
-    table = pd.DataFrame({
-        "antecedents": ["bread", "beer"], "consequents": ["butter", "chips"], "support": [0.1, 0.05],
-        "confidence": [0.5, 0.8], "lift": [1.5, 3.0], "support_count": [10, 5],
-    })
+    table = pd.DataFrame(
+        {
+            "antecedents": ["bread", "beer"],
+            "consequents": ["butter", "chips"],
+            "support": [0.1, 0.05],
+            "confidence": [0.5, 0.8],
+            "lift": [1.5, 3.0],
+            "support_count": [10, 5],
+        }
+    )
     text = top_rules_markdown(table, 1)
     assert text.splitlines()[0] == "Top 1 of 2 rules by lift"
     assert "| {beer} → {chips} | 0.0500 | 0.800 | 3.00 | 5 |" in text and "bread" not in text

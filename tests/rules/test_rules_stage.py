@@ -31,7 +31,11 @@ def test_default_rules_beat_the_popularity_baseline(tmp_path: Path) -> None:
     assert result.metrics["hit_rate_at_5"] > result.metrics["baseline_hit_rate_at_5"] + 0.05
     assert result.metrics["coverage"] > 0.9
     assert {p.name for p in result.artifacts} == {
-        "rules.csv", "rules_scatter.png", "top_rules_by_lift.md", "evaluation_vs_baseline.csv"}
+        "rules.csv",
+        "rules_scatter.png",
+        "top_rules_by_lift.md",
+        "evaluation_vs_baseline.csv",
+    }
     assert result.metrics["n_rules"] == len(pd.read_csv(tmp_path / "rules.csv"))  # mined on all baskets
     assert (tmp_path / "top_rules_by_lift.md").read_text().startswith("Top 20 of ")
 
@@ -63,5 +67,7 @@ def test_trials_never_see_the_holdout_baskets(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", ["holdout_fraction", "validation_fraction"])
 def test_split_shares_outside_zero_one_name_their_key(key: str, tmp_path: Path) -> None:
     spec = parse_component(compose_config([f"rules.settings.{key}=1.0"]).rules, "rules", RulesSettings)
-    with pytest.raises(ConfigError, match=rf"rules.settings.{key}: expected a share of the baskets in \(0, 1\); got 1.0"):
+    with pytest.raises(
+        ConfigError, match=rf"rules.settings.{key}: expected a share of the baskets in \(0, 1\); got 1.0"
+    ):
         RulesStage().check(spec, context(SyntheticCRM(n_customers=50).load(), tmp_path))

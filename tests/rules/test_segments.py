@@ -49,7 +49,9 @@ def test_segment_rules_beat_the_global_rules_on_their_own_baskets() -> None:
 
 def test_lift_ratio_compares_a_segment_rule_with_the_same_rule_on_all_baskets() -> None:
     rules = _mine().rules
-    row = rules[(rules["segment"] == 0) & (rules["antecedents"] == frozenset("x")) & (rules["consequents"] == frozenset("y"))]
+    row = rules[
+        (rules["segment"] == 0) & (rules["antecedents"] == frozenset("x")) & (rules["consequents"] == frozenset("y"))
+    ]
     everything = Baskets(items=TRAIN.items + HOLDOUT.items)
     overall = rule_metrics(row[["antecedents", "consequents"]].reset_index(drop=True), everything)
     # segment 0, all 11 of its baskets: x 7, y 7, xy 7 -> lift 11/7; all 23 baskets: x 15, y 12, xy 8
@@ -89,7 +91,9 @@ def _context(folder: Path, labels: pd.Series | None, table: object = "table") ->
 
 
 def _spec(*overrides: str):
-    node = compose_config(["rules.settings.per_segment=true", "rules.settings.segment_min_baskets=50", *overrides]).rules
+    node = compose_config(
+        ["rules.settings.per_segment=true", "rules.settings.segment_min_baskets=50", *overrides]
+    ).rules
     return parse_component(node, "rules", RulesSettings)
 
 

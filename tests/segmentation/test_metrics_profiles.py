@@ -56,10 +56,12 @@ def test_one_very_large_customer_does_not_make_everyone_else_look_low() -> None:
 def test_top_and_distinctive_items_per_segment() -> None:
     features = pd.DataFrame({"monetary": [1.0, 2, 3, 4]}, index=pd.Index(list("abcd"), name="customer_id"))
     labels = pd.Series([0, 0, 1, 1], index=features.index)
-    transactions = pd.DataFrame({
-        "customer_id": ["a", "a", "b", "c", "c", "d", "z"],  # z has no segment and is left out
-        "item": ["tea", "cake", "tea", "milk", "tea", "milk", "tea"],
-    })
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b", "c", "c", "d", "z"],  # z has no segment and is left out
+            "item": ["tea", "cake", "tea", "milk", "tea", "milk", "tea"],
+        }
+    )
     profile = segment_profiles(features, labels, transactions=transactions)
     assert profile["top_items"].tolist() == ["tea 100%; cake 50%", "milk 100%; tea 50%"]
     assert profile["distinctive_items"].tolist() == ["", ""]  # fewer than 5 customers buy any item

@@ -19,8 +19,14 @@ BEHAVIOUR = "segmentation.settings.columns=[frequency,avg_basket_value,avg_baske
 @pytest.mark.parametrize("option", ["kmeans", "gmm"])
 def test_tuned_segments_match_the_latent_truth(option: str, tracking_overrides: list[str], tmp_path) -> None:
     overrides = [
-        f"segmentation={option}", BEHAVIOUR, "preprocessing=log_standard", "rules=none", "predictor=none",
-        "tuning.n_trials=20", "segmentation.settings.stability_resamples=0", *tracking_overrides,
+        f"segmentation={option}",
+        BEHAVIOUR,
+        "preprocessing=log_standard",
+        "rules=none",
+        "predictor=none",
+        "tuning.n_trials=20",
+        "segmentation.settings.stability_resamples=0",
+        *tracking_overrides,
     ]
     cfg = compose_config(overrides)
     result = run(cfg)

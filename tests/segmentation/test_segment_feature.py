@@ -9,8 +9,12 @@ from helpers import compose_config
 from crmflow.run import run
 
 FAST_PREDICTOR = [
-    "rules=none", "tuning=off", "data.n_customers=600", "predictor.settings.cv_folds=2",
-    "predictor.settings.holdout_fraction=0", "predictor.settings.permutation_repeats=1",
+    "rules=none",
+    "tuning=off",
+    "data.n_customers=600",
+    "predictor.settings.cv_folds=2",
+    "predictor.settings.holdout_fraction=0",
+    "predictor.settings.permutation_repeats=1",
 ]
 
 

@@ -40,7 +40,7 @@ class TestSegmentationContract:
 
     def test_score_finalize_and_assign(self, option: str, scratch: Path) -> None:
         plan = plan_run(compose_config([*SMALL, f"segmentation={option}"]))
-        (stage, spec), = plan.stages
+        ((stage, spec),) = plan.stages
         ctx, _ = _load(plan, scratch)
         stage.check(spec, ctx)
         prepared = stage.prepare(spec, ctx)
@@ -55,12 +55,22 @@ class TestSegmentationContract:
         assert labels.index.equals(ctx.table.X.index)
         profiles = pd.read_csv(scratch / "segment_profiles.csv", index_col="segment")
         assert profiles["size"].sum() == len(labels)
-        assert {"share", "mean_monetary", "median_monetary", "lift_monetary", "percentile_monetary", "churn_rate",
-                "top_items", "distinctive_items", "description"} <= set(profiles.columns)
+        assert {
+            "share",
+            "mean_monetary",
+            "median_monetary",
+            "lift_monetary",
+            "percentile_monetary",
+            "churn_rate",
+            "top_items",
+            "distinctive_items",
+            "description",
+        } <= set(profiles.columns)
         assert {p.name for p in result.artifacts} >= {"segments_pca.png", "segment_profile_heatmap.png"}
 
-        assigner = SegmentAssigner(build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"],
-                                   ctx.outputs["segment_columns"])
+        assigner = SegmentAssigner(
+            build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"], ctx.outputs["segment_columns"]
+        )
         train, fresh = ctx.table.X.iloc[:1000], ctx.table.X.iloc[1000:]
         assigned = assigner.fit(train, ctx.table.y.iloc[:1000]).transform(fresh)
         assert len(assigned) == len(fresh) and assigned["segment"].str.startswith("segment_").all()
@@ -82,7 +92,8 @@ def test_rfm_scores_use_midranks_so_ties_share_a_score() -> None:
 def test_rfm_quantile_segments_by_the_first_matching_rule() -> None:
     X = pd.DataFrame({"recency": [1.0, 2, 300, 400], "frequency": [9.0, 1, 8, 1], "monetary": [500.0, 5, 400, 9]})
     segmenter = RFMQuantileSegmenter(
-        bins=2, segments=[{"name": "champions", "r": [2, 2], "f": [2, 2]}, {"name": "at_risk", "r": [1, 1], "f": [2, 2]}]
+        bins=2,
+        segments=[{"name": "champions", "r": [2, 2], "f": [2, 2]}, {"name": "at_risk", "r": [1, 1], "f": [2, 2]}],
     )
     labels = segmenter.fit_predict(X)
     names = [segmenter.segment_names_[label] for label in labels]
@@ -94,7 +105,11 @@ def test_rfm_quantile_segments_by_the_first_matching_rule() -> None:
 @pytest.mark.parametrize(
     ("params", "error", "message"),
     [
-        ({"segments": [{"name": "x", "r": [0, 3]}]}, ConfigError, r"segmentation.segments\[0\].r: expected \[low, high\]"),
+        (
+            {"segments": [{"name": "x", "r": [0, 3]}]},
+            ConfigError,
+            r"segmentation.segments\[0\].r: expected \[low, high\]",
+        ),
         ({"segments": [{"name": "x", "rr": [1, 2]}]}, ConfigError, r"segmentation.segments\[0\]: expected keys"),
         ({"segments": [{"name": "x"}], "recency": "days_since"}, DataError, r"needs the columns \['days_since'\]"),
     ],
@@ -147,7 +162,7 @@ def test_stability_is_one_for_a_deterministic_split_and_nan_when_off() -> None:
 
 def test_more_segments_than_customers_fails_before_fitting(scratch: Path) -> None:
     plan = plan_run(compose_config([*SMALL, "segmentation.n_clusters=5000"]))
-    (stage, spec), = plan.stages
+    ((stage, spec),) = plan.stages
     ctx, _ = _load(plan, scratch)
     with pytest.raises(DataError, match=r"segmentation: 5000 segments requested for \d+ customers"):
         stage.check(spec, ctx)
@@ -155,7 +170,7 @@ def test_more_segments_than_customers_fails_before_fitting(scratch: Path) -> Non
 
 def test_density_candidate_that_is_mostly_noise_fails_its_trial(scratch: Path) -> None:
     plan = plan_run(compose_config([*SMALL, "segmentation=dbscan", "segmentation.eps=0.05"]))
-    (stage, spec), = plan.stages
+    ((stage, spec),) = plan.stages
     ctx, _ = _load(plan, scratch)
     with pytest.raises(ValueError, match="are noise, above segmentation.settings.max_noise_share=0.5"):
         stage.score(spec.build({}), stage.prepare(spec, ctx), spec)
@@ -174,10 +189,12 @@ def test_stage_is_registered() -> None:
     ],
     ids=["constant", "all-nan", "non-numeric"],
 )
-def test_bad_matrices_fail_before_fitting(frame: pd.DataFrame, preprocessing: str, message: str, tmp_path: Path) -> None:
+def test_bad_matrices_fail_before_fitting(
+    frame: pd.DataFrame, preprocessing: str, message: str, tmp_path: Path
+) -> None:
     cfg = compose_config(["rules=none", "predictor=none", f"preprocessing={preprocessing}"])
     plan = plan_run(cfg)
-    (stage, spec), = plan.stages
+    ((stage, spec),) = plan.stages
     ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
     stage.check(spec, ctx)
     with pytest.raises(DataError, match=f"^segmentation: .*{message}"):
@@ -186,7 +203,7 @@ def test_bad_matrices_fail_before_fitting(frame: pd.DataFrame, preprocessing: st
 
 def test_one_constant_column_is_reported_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     plan = plan_run(compose_config(["rules=none", "predictor=none", "preprocessing=none"]))
-    (stage, spec), = plan.stages
+    ((stage, spec),) = plan.stages
     frame = pd.DataFrame({"a": [1.0] * 6, "b": [1.0, 2, 3, 4, 5, 6]})
     ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
     stage.prepare(spec, ctx)
@@ -194,11 +211,13 @@ def test_one_constant_column_is_reported_not_fatal(tmp_path: Path, caplog: pytes
 
 
 def test_items_in_profiles_come_from_purchases_up_to_the_cutoff(tmp_path: Path) -> None:
-    transactions = pd.DataFrame({
-        "customer_id": ["a", "a", "b"],
-        "timestamp": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-15"]),
-        "item": ["tea", "cake", "milk"],
-    })
+    transactions = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-01-15"]),
+            "item": ["tea", "cake", "milk"],
+        }
+    )
     table = CustomerTable(pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]), cutoff=pd.Timestamp("2024-02-01"))
     ctx = RunContext(CRMData("toy", transactions=transactions), table, {}, 0, tmp_path)
     assert purchase_history(ctx)["item"].tolist() == ["tea", "milk"]

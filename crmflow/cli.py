@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import hydra
@@ -18,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from crmflow.config.experiments import register_experiments
+from crmflow.config.experiments import recipe_keys, register_experiments
 from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.paths import config_dir
 
@@ -37,10 +38,13 @@ def _task(cfg: DictConfig) -> None:
     sweep_id = None
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
         sweep_id = os.path.basename(str(hydra_cfg.sweep.dir).rstrip("/"))
+    choices = {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
+    recipe = choices.get("experiment")
     info = RunInfo(
-        choices={k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")},
+        choices=choices,
         overrides=list(hydra_cfg.overrides.task),
         sweep_id=sweep_id,
+        recipe_keys=recipe_keys(recipe, _search_dirs(hydra_cfg)) if recipe and recipe != "None" else set(),
     )
     try:
         result = run(cfg, info)
@@ -52,6 +56,12 @@ def _task(cfg: DictConfig) -> None:
         print(f"crmflow: error in sweep job [{job}]: {explain(error)}; the sweep goes on", file=sys.stderr, flush=True)
         return
     print(format_summary(result), flush=True)
+
+
+def _search_dirs(hydra_cfg: DictConfig) -> list[Path]:
+    """The config folders on Hydra's search path (a user's --config-dir among them)."""
+    sources = hydra_cfg.runtime.config_sources
+    return [Path(str(s.path)) for s in sources if str(s.schema) == "file" and s.path]
 
 
 def _fail(error: BaseException) -> NoReturn:
@@ -125,9 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         _predict(args[1:])
         return
     if {"-h", "--help"} & set(args):
-        from crmflow.help import help_text
+        from crmflow.help import help_text, search_path_dirs
 
-        print(help_text())
+        print(help_text(search_path_dirs(args)))
         return
     sys.argv = [sys.argv[0], *args]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # errors reach us; we print them on one line

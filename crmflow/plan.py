@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from crmflow.config.components import ComponentSpec, build_node, parse_component
+from crmflow.config.components import (
+    ALLOWED_PACKAGES_KEY,
+    ComponentSpec,
+    build_node,
+    check_user_packages,
+    parse_component,
+    user_packages,
+)
+from crmflow.config.pinning import pinned_parameters
+from crmflow.config.search_space import SearchSpace
+from crmflow.config.tuning import AUTO, TuningSettings
+from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
-from crmflow.forecasting.stage import ForecasterStage
-from crmflow.prediction.stage import PredictorStage
 from crmflow.preprocessing import build_preprocessor
-from crmflow.rules.stage import RulesStage
-from crmflow.segmentation.stage import SegmentationStage
-from crmflow.stages.base import Stage
-from crmflow.tuning import AUTO, TuningSettings
+from crmflow.stages.contract import Stage
+from crmflow.stages.registry import KEY as STAGES_KEY
+from crmflow.stages.registry import check_handoffs, registered_stages
 
-STAGES: tuple[Stage, ...] = (SegmentationStage(), RulesStage(), PredictorStage(), ForecasterStage())
-TOP_LEVEL_KEYS = (
+logger = logging.getLogger(__name__)
+RUN_KEYS = (
     "seed",
     "name",
     "data_dir",
     "data",
     "features",
     "preprocessing",
-    "segmentation",
-    "rules",
-    "predictor",
-    "forecaster",
     "tuning",
     "tracking",
+    STAGES_KEY,
+    ALLOWED_PACKAGES_KEY,
 )
+TRACKING_KEYS = ("uri", "experiment")
 
 
 @dataclass
@@ -48,6 +57,7 @@ class RunPlan:
     tuning: TuningSettings
     tracking_uri: str
     experiment: str
+    allowed_packages: tuple[str, ...] = ()
 
     @property
     def seed(self) -> int:
@@ -74,47 +84,86 @@ def _optional_component(config: Mapping[str, Any], key: str) -> Any | None:
     return None if node.get("_target_") is None else build_node(node, key)
 
 
-def _check_forecaster_segments(config: Mapping[str, Any]) -> None:
-    """Per-segment forecasts need the segmentation stage's labels."""
-    node = config.get("forecaster") or {}
-    per_segment = (node.get("settings") or {}).get("per_segment")
-    if node.get("_target_") is not None and per_segment and (config.get("segmentation") or {}).get("_target_") is None:
-        raise ConfigError(
-            "forecaster.settings.per_segment: needs segment labels, but segmentation=none; choose a "
-            "segmentation (e.g. segmentation=kmeans) or set forecaster.settings.per_segment=false"
-        )
+def _configured(params: Mapping[str, Any], name: str) -> Any:
+    """The configured value of a (possibly nested, `estimator__C`) parameter."""
+    head, _, rest = name.partition("__")
+    value = params.get(head)
+    return _configured(value, rest) if rest and isinstance(value, Mapping) else value
 
 
-def plan_run(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
-    """Validate keys, targets, parameters, search spaces and objectives; load nothing."""
-    config = _resolved(cfg)
-    for key in config:
-        if key not in TOP_LEVEL_KEYS:
-            raise ConfigError(f"unknown top-level key '{key}'{did_you_mean(key, TOP_LEVEL_KEYS)}")
-    source = build_node(_section(config, "data"), "data")
-    features = _optional_component(config, "features")
-    preprocessing = _section(config, "preprocessing")
-    build_preprocessor(preprocessing)
-    _check_forecaster_segments(config)
-    stages = []
-    for stage in STAGES:
+def _pinned(spec: ComponentSpec, stage: str, keys: Collection[str]) -> ComponentSpec:
+    """The spec without the tunable parameters the user set by hand (logged once, with what is left)."""
+    pinned = pinned_parameters(stage, keys, spec.search_space.names)
+    if not pinned:
+        return spec
+    rest = [d for d in spec.search_space.dimensions if d.name not in pinned]
+    values = ", ".join(
+        f"{stage}.{name.replace('__', '.')} pinned to {_configured(spec.params, name)!r}" for name in pinned
+    )
+    left = f"tuning the rest: {', '.join(d.name for d in rest)}" if rest else "nothing left to tune: one fit"
+    logger.info("%s; %s", values, left)
+    return dataclasses.replace(spec, search_space=SearchSpace(tuple(rest)))
+
+
+def _active_stages(
+    config: Mapping[str, Any], registered: list[Stage], user_keys: Collection[str]
+) -> list[tuple[Stage, ComponentSpec]]:
+    active = []
+    for stage in registered:
         node = _section(config, stage.name)
         if node.get("_target_") is not None:
-            stages.append((stage, parse_component(node, stage.name, stage.settings_type)))
-    tuning = TuningSettings.parse(_section(config, "tuning"), [s.name for s in STAGES])
+            spec = _pinned(parse_component(node, stage.name, stage.settings_type), stage.name, user_keys)
+            validate_parameters(spec.build(), stage.name)  # the configured (and pinned) values, typed
+            stage.check_config(spec)
+            active.append((stage, spec))
+    return active
+
+
+def _check_objectives(tuning: TuningSettings, stages: list[tuple[Stage, ComponentSpec]]) -> None:
+    """Resolve `{metric: auto}` and check every objective metric against what its stage reports."""
     for stage, spec in stages:
         objective = tuning.objectives.get(stage.name)
         if objective is not None and objective.metric == AUTO:
             tuning.objectives[stage.name] = objective = stage.default_objective(spec)
-        if objective is not None and objective.metric not in stage.metric_names(spec):
-            names = stage.metric_names(spec)
+        names = stage.metric_names(spec)
+        if objective is not None and objective.metric not in names:
             raise ConfigError(
                 f"tuning.objectives.{stage.name}.metric: unknown metric '{objective.metric}'"
                 f"{did_you_mean(objective.metric, names)} (valid: {', '.join(names)})"
             )
+
+
+def plan_run(cfg: DictConfig | Mapping[str, Any], user_keys: Collection[str] = ()) -> RunPlan:
+    """Validate keys, targets, parameters, search spaces, hand-offs and objectives; load nothing.
+
+    `user_keys` are the dotted keys the user set by hand (command line, recipe): tunable
+    parameters among them are pinned.
+    """
+    config = _resolved(cfg)
+    packages = check_user_packages(config.get(ALLOWED_PACKAGES_KEY) or [])
+    with user_packages(packages):
+        return _plan(config, user_keys, packages)
+
+
+def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[str, ...]) -> RunPlan:
+    registered = registered_stages(config.get(STAGES_KEY))
+    known = [*RUN_KEYS, *(s.name for s in registered)]
+    for key in config:
+        if key not in known:
+            raise ConfigError(f"unknown top-level key '{key}'{did_you_mean(key, known)}")
+    source = build_node(_section(config, "data"), "data")
+    validate_parameters(source, "data")
+    features = _optional_component(config, "features")
+    if features is not None:
+        validate_parameters(features, "features")
+    preprocessing = _section(config, "preprocessing")
+    build_preprocessor(preprocessing)
+    stages = _active_stages(config, registered, user_keys)
+    check_handoffs(stages, registered)
+    tuning = TuningSettings.parse(_section(config, "tuning"), [s.name for s in registered])
+    _check_objectives(tuning, stages)
     tracking = _section(config, "tracking")
-    for key in sorted(set(tracking) - {"uri", "experiment"}):
-        raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, ['uri', 'experiment'])}")
-    return RunPlan(
-        config, source, features, preprocessing, stages, tuning, str(tracking["uri"]), str(tracking["experiment"])
-    )
+    for key in sorted(set(tracking) - set(TRACKING_KEYS)):
+        raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, TRACKING_KEYS)}")
+    uri, experiment = str(tracking["uri"]), str(tracking["experiment"])
+    return RunPlan(config, source, features, preprocessing, stages, tuning, uri, experiment, packages)

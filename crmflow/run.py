@@ -13,24 +13,31 @@ from typing import Any
 import yaml
 
 from crmflow import __version__
-from crmflow.config.components import ComponentSpec
+from crmflow.config.components import ComponentSpec, user_packages
+from crmflow.config.pinning import override_keys
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
-from crmflow.plots import optimization_history
-from crmflow.stages.base import RunContext, Stage
+from crmflow.plots.tuning import optimization_history
+from crmflow.stages.contract import RunState, Stage, TuningResult
 from crmflow.tracking import Tracker, flatten, git_commit
-from crmflow.tuning import TuningResult, tune
+from crmflow.tuning import tune
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class RunInfo:
-    """How the run was launched: group choices, override strings, the sweep it belongs to."""
+    """How the run was launched: group choices, override strings, the keys its recipe sets, the sweep."""
 
     choices: Mapping[str, str] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
     sweep_id: str | None = None
+    recipe_keys: set[str] = field(default_factory=set)
+
+    @property
+    def user_keys(self) -> set[str]:
+        """Dotted keys set by hand, on the command line or in the recipe: their tunable parameters are pinned."""
+        return override_keys(self.overrides) | self.recipe_keys
 
 
 @dataclass
@@ -74,7 +81,7 @@ def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
     return tags
 
 
-def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunContext, dict[str, float]]:
+def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]]:
     data = plan.source.load()
     table = plan.features.build(data) if plan.features is not None else None
     if table is not None:
@@ -90,34 +97,33 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunContext, dict[str, floa
         metrics.update({f"features.{key}": value for key, value in table.report.items()})
         if table.y is not None:
             metrics["features.target_rate"] = float(table.y.mean())
-    return RunContext(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
+    return RunState(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
 
 
-def _log_inputs(ctx: RunContext, tracker: Tracker) -> None:
+def _log_inputs(state: RunState, tracker: Tracker) -> None:
     """The input tables and the customer feature table as MLflow dataset inputs (with digests)."""
     tables = {
-        "transactions": ctx.data.transactions,
-        "customers": ctx.data.customers,
-        "features": None if ctx.table is None else ctx.table.X.reset_index(),
+        "transactions": state.data.transactions,
+        "customers": state.data.customers,
+        "features": None if state.table is None else state.table.X.reset_index(),
     }
     for context, frame in tables.items():
         if frame is not None:
-            tracker.log_dataset(frame, name=f"{ctx.data.name}.{context}", context=context)
+            tracker.log_dataset(frame, name=f"{state.data.name}.{context}", context=context)
 
 
-def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan, tracker: Tracker) -> StageSummary:
+def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan, tracker: Tracker) -> StageSummary:
     started = time.perf_counter()
-    prepared = stage.prepare(spec, ctx)
+    prepared = stage.prepare(spec, state)
     tuned = None
     params: dict[str, Any] = {}
-    if plan.tuning.tunes(stage.name, spec):
+    if plan.tuning.wants(stage.name) and spec.search_space:
         tuned = tune(
             stage.name, spec, lambda drawn: stage.score(spec.build(drawn), prepared, spec), plan.tuning, tracker
         )
         params = tuned.best_params
-        ctx.outputs[f"{stage.name}.tuning"] = tuned
-        _log_history(stage.name, tuned, ctx.artifact_dir, tracker)
-    result = stage.finalize(spec.build(params), prepared, spec, ctx)
+        _log_history(stage.name, tuned, state.artifact_dir, tracker)
+    result = stage.finalize(spec.build(params), prepared, spec, state, tuned)
     result.metrics["seconds"] = round(time.perf_counter() - started, 3)
     tracker.log_metrics(result.metrics, prefix=f"{stage.name}.")
     if params:
@@ -125,9 +131,7 @@ def _run_stage(stage: Stage, spec: ComponentSpec, ctx: RunContext, plan: RunPlan
     tracker.log_artifacts(result.artifacts, folder=stage.name)
     summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned)
     if result.model is not None:
-        uri = tracker.log_model(result.model)
-        ctx.outputs[f"{stage.name}.model_uri"] = uri
-        ctx.outputs.setdefault("model_uri", uri)  # the first stage's model (the predictor's, when it runs)
+        state.model_uris[stage.name] = tracker.log_model(result.model)
     return summary
 
 
@@ -147,12 +151,18 @@ def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: T
 def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
     """Validate the config, load data once, then tune/refit/log every active stage under one parent run."""
     info = info or RunInfo()
-    plan = plan_run(cfg)
+    plan = plan_run(cfg, info.user_keys)
+    with user_packages(plan.allowed_packages):
+        return _execute(plan, info)
+
+
+def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
+    """Load once, check every stage against the data, then run the stages under one parent run."""
     tracker = Tracker(plan.tracking_uri, plan.experiment)
     with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
-        ctx, data_metrics = _load(plan, Path(scratch))
+        state, data_metrics = _load(plan, Path(scratch))
         for stage, spec in plan.stages:
-            stage.check(spec, ctx)
+            stage.check(spec, state)
         tracker.ensure_experiment()
         name = run_name(plan, info)
         with tracker.parent_run(name, _tags(plan, info)) as parent:
@@ -160,8 +170,8 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
             tracker.log_params(flatten(plan.config))
             tracker.log_text(yaml.safe_dump(plan.config, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
-            _log_inputs(ctx, tracker)
-            summaries = [_run_stage(stage, spec, ctx, plan, tracker) for stage, spec in plan.stages]
+            _log_inputs(state, tracker)
+            summaries = [_run_stage(stage, spec, state, plan, tracker) for stage, spec in plan.stages]
     metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(
         parent.info.run_id,
@@ -170,5 +180,5 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
         name,
         summaries,
         metrics,
-        ctx.outputs.get("model_uri"),
+        next(iter(state.model_uris.values()), None),  # the first stage's model (the predictor's, when it runs)
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmflow.data.files import read_table
 from crmflow.errors import ConfigError, DataError, did_you_mean
 
 logger = logging.getLogger(__name__)
@@ -75,14 +76,12 @@ def _table_format(path: Path, key: str) -> str:
     return suffix
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet table by its extension."""
+def read_input(path: Path) -> pd.DataFrame:
+    """The input table, CSV or Parquet by its extension, read by crmflow's one table reader."""
+    _table_format(path, "input")
     if not path.is_file():
         raise DataError(f"predict.input: file '{path}' not found")
-    table = pd.read_parquet(path) if _table_format(path, "input") == ".parquet" else pd.read_csv(path)
-    if table.empty:
-        raise DataError(f"predict.input: '{path}' has no rows")
-    return table
+    return read_table(path, ",", "predict", path_key="predict.input")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -199,7 +198,7 @@ def _raw_model(model: Any) -> Any | None:
 
 def score_file(request: PredictRequest) -> pd.DataFrame:
     """Read the input, check it against the model's signature, predict, write the output; return it."""
-    frame = read_table(request.input)
+    frame = read_input(request.input)
     model = load_model(request.model, request.tracking_uri)
     columns = check_columns(frame, model, request.model, request.input)
     scored = predict_frame(model, frame, columns)

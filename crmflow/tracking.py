@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 if TYPE_CHECKING:
-    from crmflow.stages.base import LoggedModel
+    from crmflow.stages.contract import LoggedModel
 
 logger = logging.getLogger(__name__)
 MAX_PARAM_LENGTH = 500

@@ -9,8 +9,7 @@ under `set_output(transform="pandas")`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
-from numbers import Real
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,36 +17,17 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from crmflow.errors import ConfigError, DataError
+from crmflow.config.constraints import Boolean, Interval, Options
+from crmflow.config.validation import validate_parameters
+from crmflow.errors import DataError
 
 __all__ = ["Log1p", "OutlierClipper"]
 
 
-def _invalid(estimator: BaseEstimator, name: str, rule: str) -> ConfigError:
-    """A scikit-learn-style parameter error: which parameter, of which class, the rule, the value."""
-    value = getattr(estimator, name)
-    return ConfigError(f"The '{name}' parameter of {type(estimator).__name__} must be {rule}. Got {value!r} instead.")
-
-
-def check_choice(estimator: BaseEstimator, name: str, options: Collection[str]) -> None:
-    """Require the parameter to be one of a few strings."""
-    value = getattr(estimator, name)
-    if not isinstance(value, str) or value not in options:
-        raise _invalid(estimator, name, "one of {" + ", ".join(repr(o) for o in sorted(options)) + "}")
-
-
-def check_real(estimator: BaseEstimator, name: str, low: float, high: float) -> None:
-    """Require a real number (not a bool, not NaN) in [low, high]; an infinite high bound is open."""
-    value = getattr(estimator, name)
-    if not (isinstance(value, Real) and not isinstance(value, bool) and low <= value <= high):
-        closing = ")" if high == np.inf else "]"
-        raise _invalid(estimator, name, f"a float in the range [{low:g}, {high:g}{closing}")
-
-
-def check_bool(estimator: BaseEstimator, name: str) -> None:
-    """Require a bool (Python or NumPy)."""
-    if not isinstance(getattr(estimator, name), (bool, np.bool_)):
-        raise _invalid(estimator, name, "an instance of 'bool'")
+def _below_upper(params: Mapping[str, Any]) -> Interval:
+    """`lower_quantile` must stay below `upper_quantile`."""
+    upper = params["upper_quantile"]
+    return Interval(float, 0, upper, closed="left", doc=f"a float in the range [0, upper_quantile) = [0, {upper:g})")
 
 
 def _column_names(estimator: BaseEstimator, n_columns: int) -> list[str]:
@@ -90,6 +70,13 @@ class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Quantiles skip NaN and interpolate linearly; an all-NaN column is left unbounded.
     """
 
+    _parameter_constraints = {
+        "method": [Options(BOUNDS)],
+        "factor": [Interval(float, 0, None)],
+        "lower_quantile": [_below_upper],
+        "upper_quantile": [Interval(float, 0, 1)],
+    }
+
     def __init__(
         self, method: str = "iqr", factor: float = 1.5, lower_quantile: float = 0.01, upper_quantile: float = 0.99
     ) -> None:
@@ -98,17 +85,9 @@ class OutlierClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.lower_quantile = lower_quantile
         self.upper_quantile = upper_quantile
 
-    def _check_params(self) -> None:
-        check_choice(self, "method", BOUNDS)
-        check_real(self, "factor", 0, np.inf)
-        check_real(self, "lower_quantile", 0, 1)
-        check_real(self, "upper_quantile", 0, 1)
-        if self.lower_quantile >= self.upper_quantile:
-            raise _invalid(self, "lower_quantile", f"less than 'upper_quantile' ({self.upper_quantile!r})")
-
     def fit(self, X: Any, y: Any = None) -> OutlierClipper:
         """Learn per-column `lower_` and `upper_` bounds."""
-        self._check_params()
+        validate_parameters(self, "")  # a pipeline step: its config key is the caller's to add
         matrix = _as_float_matrix(self, X, reset=True)
         lower, upper = BOUNDS[self.method](self, matrix)
         self.lower_ = np.where(np.isnan(lower), -np.inf, lower)
@@ -132,12 +111,14 @@ class Log1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     (`shift_`) so it maps to 0, and later values below the learned minimum are floored at it.
     """
 
+    _parameter_constraints = {"shift_negative": [Boolean()]}
+
     def __init__(self, shift_negative: bool = False) -> None:
         self.shift_negative = shift_negative
 
     def fit(self, X: Any, y: Any = None) -> Log1p:
         """Learn the per-column `shift_` (all zeros unless `shift_negative`)."""
-        check_bool(self, "shift_negative")
+        validate_parameters(self, "")  # a pipeline step: its config key is the caller's to add
         matrix = _as_float_matrix(self, X, reset=True)
         minimum = pd.DataFrame(matrix).min().to_numpy()
         negative = np.nan_to_num(minimum, nan=0.0) < 0

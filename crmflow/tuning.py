@@ -5,103 +5,27 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 import optuna
-import pandas as pd
 
 from crmflow.config.components import ComponentSpec, build_node
-from crmflow.errors import ConfigError, did_you_mean
-from crmflow.tracking import Tracker
+from crmflow.config.tuning import Objective, TuningSettings
+from crmflow.errors import ConfigError
+from crmflow.stages.contract import TuningResult
 
 logger = logging.getLogger(__name__)
-DIRECTIONS = ("maximize", "minimize")
-AUTO = "auto"  # an objective metric that means "the stage's default for this component"
-TUNING_KEYS = (
-    "n_trials",
-    "timeout",
-    "seed",
-    "storage",
-    "study_name",
-    "max_failures",
-    "sampler",
-    "start_from_config",
-    "objectives",
-)
 
 
-@dataclass(frozen=True)
-class Objective:
-    """The metric a stage's study optimises and its direction."""
+class TrialLogger(Protocol):
+    """What a study needs from tracking: a run per trial, and the trial's metrics logged in it."""
 
-    metric: str
-    direction: str
+    def child_run(
+        self, name: str, params: Mapping[str, Any], tags: Mapping[str, str]
+    ) -> AbstractContextManager[Any]: ...
 
-
-@dataclass
-class TuningSettings:
-    """The parsed `tuning` config node."""
-
-    n_trials: int
-    timeout: float | None
-    seed: int
-    storage: str | None
-    study_name: str | None
-    max_failures: int
-    sampler: Mapping[str, Any] | None
-    objectives: dict[str, Objective] = field(default_factory=dict)
-    start_from_config: bool = True
-
-    @classmethod
-    def parse(cls, node: Mapping[str, Any], stage_names: list[str]) -> TuningSettings:
-        for key in sorted(set(node) - set(TUNING_KEYS)):
-            raise ConfigError(f"tuning: unknown key '{key}'{did_you_mean(key, TUNING_KEYS)}")
-        n_trials = node.get("n_trials", 0)
-        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0:
-            raise ConfigError(f"tuning.n_trials: expected an int >= 0; got {n_trials!r}")
-        start_from_config = node.get("start_from_config", True)
-        if not isinstance(start_from_config, bool):
-            raise ConfigError(f"tuning.start_from_config: expected true or false; got {start_from_config!r}")
-        objectives = {}
-        for stage, entry in (node.get("objectives") or {}).items():
-            if stage not in stage_names:
-                raise ConfigError(f"tuning.objectives: unknown stage '{stage}'{did_you_mean(stage, stage_names)}")
-            if entry.get("metric") == AUTO:
-                objectives[stage] = Objective(AUTO, AUTO)
-                continue
-            direction = entry.get("direction", "maximize")
-            if direction not in DIRECTIONS:
-                raise ConfigError(
-                    f"tuning.objectives.{stage}.direction: expected maximize or minimize; got {direction!r}"
-                )
-            objectives[stage] = Objective(str(entry["metric"]), direction)
-        return cls(
-            n_trials=n_trials,
-            timeout=node.get("timeout"),
-            seed=int(node.get("seed", 0)),
-            storage=node.get("storage"),
-            study_name=node.get("study_name"),
-            max_failures=int(node.get("max_failures", n_trials)),
-            sampler=node.get("sampler"),
-            objectives=objectives,
-            start_from_config=start_from_config,
-        )
-
-    def tunes(self, stage: str, spec: ComponentSpec) -> bool:
-        return self.n_trials > 0 and stage in self.objectives and bool(spec.search_space)
-
-
-@dataclass
-class TuningResult:
-    """What a study found: the best parameters and its trial history."""
-
-    objective: Objective
-    best_params: dict[str, Any]
-    best_value: float
-    n_complete: int
-    n_failed: int
-    history: pd.DataFrame
+    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None: ...
 
 
 def _sampler(settings: TuningSettings) -> optuna.samplers.BaseSampler:
@@ -147,10 +71,11 @@ def tune(
     spec: ComponentSpec,
     evaluate: Callable[[dict[str, Any]], dict[str, float]],
     settings: TuningSettings,
-    tracker: Tracker,
+    tracker: TrialLogger,
 ) -> TuningResult:
     """Run the stage's study; each trial is a nested MLflow run that ends FINISHED or FAILED."""
     objective = settings.objectives[stage]
+    budget = settings.budget(stage)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
     study = optuna.create_study(
         direction=objective.direction,
@@ -182,10 +107,10 @@ def tune(
 
     study.optimize(
         trial_objective,
-        n_trials=settings.n_trials,
-        timeout=settings.timeout,
+        n_trials=budget.n_trials,
+        timeout=budget.timeout,
         catch=(Exception,),
-        callbacks=[_progress(stage, objective, settings.n_trials), _failure_budget(settings.max_failures)],
+        callbacks=[_progress(stage, objective, budget.n_trials), _failure_budget(settings.max_failures)],
     )
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)

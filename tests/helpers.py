@@ -19,11 +19,13 @@ DATA_DIR = Path(os.environ.get("CRMFLOW_DATA_DIR", "data"))
 REQUIRE_DATA = os.environ.get("CRMFLOW_REQUIRE_DATA") == "1"
 
 
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """Compose conf/config.yaml with overrides, experiments registered, as the CLI does."""
+def compose_config(overrides: list[str] | None = None, config_dirs: list[Path] | None = None) -> DictConfig:
+    """Compose conf/config.yaml with overrides, experiments registered, as the CLI does;
+    `config_dirs` are a user's config folders, added with `hydra.searchpath=[file://DIR, ...]`."""
     register_experiments()
+    extra = [f"hydra.searchpath=[{','.join(f'file://{d}' for d in config_dirs)}]"] if config_dirs else []
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        return compose("config", overrides=list(overrides or []))
+        return compose("config", overrides=[*extra, *(overrides or [])])
 
 
 def data_file(name: str) -> Path:

@@ -47,7 +47,7 @@ def test_logged_model_accepts_missing_values_in_integer_columns(tmp_path: Path) 
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    from crmflow.stages.base import LoggedModel
+    from crmflow.stages.contract import LoggedModel
 
     X = pd.DataFrame({"tenure": np.arange(40), "visits": np.arange(40) % 7})  # int64 columns
     model = make_pipeline(SimpleImputer(), LogisticRegression()).fit(X, np.arange(40) % 2)

@@ -78,7 +78,7 @@ def test_log1p_shift_negative_maps_each_negative_minimum_to_zero() -> None:
 PARAMETER_ERRORS = [
     (
         OutlierClipper(method="iqq"),
-        "'method' parameter of OutlierClipper must be one of {'iqr', 'quantile'}. Got 'iqq'",
+        "'method' parameter of OutlierClipper must be a str among {'iqr', 'quantile'}. Got 'iqq'",
     ),
     (OutlierClipper(factor=-1), "'factor' parameter of OutlierClipper must be a float in the range [0, inf). Got -1"),
     (
@@ -91,7 +91,8 @@ PARAMETER_ERRORS = [
     ),
     (
         OutlierClipper(lower_quantile=0.9, upper_quantile=0.1),
-        "'lower_quantile' parameter of OutlierClipper must be less than 'upper_quantile' (0.1). Got 0.9",
+        "'lower_quantile' parameter of OutlierClipper must be a float in the range [0, upper_quantile) = [0, 0.1). "
+        "Got 0.9",
     ),
     (Log1p(shift_negative="yes"), "'shift_negative' parameter of Log1p must be an instance of 'bool'. Got 'yes'"),
 ]
@@ -101,7 +102,7 @@ PARAMETER_ERRORS = [
 def test_parameters_are_validated_in_fit(estimator: object, message: str) -> None:
     with pytest.raises(ConfigError) as excinfo:
         estimator.fit(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}))
-    assert str(excinfo.value) == f"The {message} instead."
+    assert str(excinfo.value).startswith(f"The {message} instead")  # then "." or "; did you mean 'iqr'?"
 
 
 def test_init_only_stores_arguments_and_clone_gives_an_unfitted_copy(skewed: pd.DataFrame) -> None:

@@ -10,10 +10,11 @@ from mlflow.tracking import MlflowClient
 
 from crmflow.config.components import parse_component
 from crmflow.config.search_space import parse_search_space
+from crmflow.config.tuning import Objective, TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.plan import plan_run
 from crmflow.tracking import Tracker
-from crmflow.tuning import Objective, TuningSettings, tune
+from crmflow.tuning import tune
 
 NODE = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"type": "int", "low": 2, "high": 8}}}
 

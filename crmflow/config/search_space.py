@@ -5,13 +5,14 @@ search_space:
   n_clusters: {type: int, low: 2, high: 12}
   tol: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}
   covariance_type: {type: categorical, choices: [full, diag]}
+  estimator__C: {type: float, low: 1.0e-2, high: 100.0, log: true}   # C of the nested `estimator` node
 ```
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,8 +85,45 @@ class SearchSpace:
         return {d.name: d.suggest(trial) for d in self.dimensions}
 
     def configured_point(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The configured values of the tuned parameters that lie inside their ranges (a study's first trial)."""
-        return {d.name: params[d.name] for d in self.dimensions if d.name in params and d.contains(params[d.name])}
+        """The configured values of the tuned parameters that lie inside their ranges (a study's first trial).
+
+        Nested names (`estimator__C`) are looked up in the nested `_target_` nodes of `params`.
+        """
+        point = {}
+        for dimension in self.dimensions:
+            value = _configured_value(params, dimension.name)
+            if value is not _MISSING and dimension.contains(value):
+                point[dimension.name] = value
+        return point
+
+
+_MISSING = object()
+
+
+def _child(node: Any, name: str) -> Any:
+    """A parameter of a config node, or the node named `name` in one of its `[name, node, ...]` lists
+    (a Pipeline's steps, a VotingClassifier's estimators), as scikit-learn's `get_params(deep=True)` names them."""
+    if not isinstance(node, Mapping):
+        return _MISSING
+    if name in node:
+        return node[name]
+    for value in node.values():
+        for item in value if isinstance(value, Sequence) and not isinstance(value, str) else ():
+            if isinstance(item, Sequence) and not isinstance(item, str) and len(item) >= 2 and item[0] == name:
+                return item[1]
+    return _MISSING
+
+
+def _configured_value(params: Mapping[str, Any], name: str) -> Any:
+    """The value `params` configures for `name` (`estimator__C` walks into the `estimator` node), or `_MISSING`."""
+    if name in params:
+        return params[name]
+    value: Any = params
+    for part in name.split("__"):
+        value = _child(value, part)
+        if value is _MISSING:
+            break
+    return value
 
 
 def _parse_dimension(name: str, entry: Any, key: str) -> Dimension:

@@ -1,26 +1,24 @@
 """Load a user's transaction log and/or customer table from CSV or Parquet (`data=csv`).
 
-The config is checked first (unknown keys, bad options: `ConfigError`), then each table is read,
-mapped to crmflow's standard columns, validated (`DataError` naming the config key, the column
-and what was found) and cleaned by the pure steps of `crmflow.data.cleaning`.
+The config is checked first (`crmflow.data.file_specs`: unknown keys, bad options: `ConfigError`),
+then each table is read, mapped to crmflow's standard columns, validated (`DataError` naming the
+config key, the column and what was found) and cleaned by the pure steps of `crmflow.data.cleaning`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 
+from crmflow.config.constraints import InstanceOf
+from crmflow.config.validation import validate_parameters
 from crmflow.data.base import TRANSACTION_COLUMNS, CRMData
 from crmflow.data.cleaning import (
-    DROP_RETURNS,
-    Cleaning,
     clean_transactions,
     customer_ids,
     derive_amount,
@@ -32,147 +30,21 @@ from crmflow.data.cleaning import (
     text_columns,
     transaction_converters,
 )
-from crmflow.errors import ConfigError, DataError, did_you_mean
+from crmflow.data.file_specs import CustomerSpec, TableSpec, TransactionSpec, customer_spec, transaction_spec
+from crmflow.errors import ConfigError, DataError
 
 __all__ = [
-    "Cleaning",
-    "CustomerSpec",
     "FileSource",
-    "TransactionSpec",
     "load_customers",
     "load_transactions",
-    "parse_numbers",
-    "parse_timestamps",
+    "map_transactions",
     "read_table",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_COLUMNS: dict[str, str | int | None] = {
-    "customer_id": "customer_id",
-    "timestamp": "timestamp",
-    "amount": "amount",
-    "item": None,
-    "quantity": None,
-    "basket_id": None,
-    "unit_price": None,
-}
-REQUIRED_ROLES = ("customer_id", "timestamp")
 ID_ROLES = ("customer_id", "basket_id", "item")  # text roles: placeholders become missing here
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-ColumnRef = str | int
-Spec = TypeVar("Spec")
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How to read one file (sep, header, ... are ignored for Parquet)."""
-
-    path: str | None = None
-    sep: str = ","
-    header: bool = True
-    encoding: str = "utf-8"
-    decimal: str = "."
-    thousands: str | None = None
-
-
-@dataclass(frozen=True)
-class TransactionSpec(TableSpec):
-    """`data.transactions`: the file, its column mapping and the cleaning steps."""
-
-    timestamp_format: str | None = None
-    columns: Mapping[str, ColumnRef | None] = field(default_factory=lambda: dict(DEFAULT_COLUMNS))
-    cleaning: Cleaning = field(default_factory=Cleaning)
-
-
-@dataclass(frozen=True)
-class CustomerSpec(TableSpec):
-    """`data.customers`: the file, its id and target columns and column conversions."""
-
-    id_column: ColumnRef | None = None
-    target: ColumnRef | None = None
-    numeric_columns: tuple[ColumnRef, ...] = ()
-    date_columns: tuple[ColumnRef, ...] = ()
-    date_format: str | None = None
-    drop_columns: tuple[ColumnRef, ...] = ()
-    missing_values: tuple[str, ...] = ()
-
-    def column_refs(self) -> dict[str, list[ColumnRef]]:
-        """Every column this block names, by config key."""
-        refs = {"id_column": (self.id_column,), "target": (self.target,)}
-        refs |= {name: getattr(self, name) for name in ("numeric_columns", "date_columns", "drop_columns")}
-        return {name: [ref for ref in values if ref is not None] for name, values in refs.items()}
-
-
-# --- config ---------------------------------------------------------------------------------------
-
-
-def _check_keys(given: Iterable[str], valid: Iterable[str], key: str, what: str = "key") -> None:
-    valid = list(valid)
-    for name in sorted(set(given) - set(valid), key=str):
-        raise ConfigError(f"{key}: unknown {what} '{name}'{did_you_mean(name, valid)} (valid: {', '.join(valid)})")
-
-
-def _build(cls: type[Spec], node: Mapping[str, Any] | None, key: str, lists: Iterable[str] = ()) -> Spec:
-    """A spec dataclass from a config mapping: unknown keys named, list keys turned into tuples."""
-    given = dict(node or {})
-    _check_keys(given, [f.name for f in dataclasses.fields(cls)], key)
-    for name in lists:
-        value = given.get(name)
-        if isinstance(value, str) or (value is not None and not isinstance(value, Iterable)):
-            raise ConfigError(f"{key}.{name}: expected a list; got {value!r}")
-        given[name] = tuple(value or ())
-    return cls(**given)
-
-
-def _check_read_options(spec: TableSpec, key: str) -> None:
-    if not isinstance(spec.header, bool):
-        raise ConfigError(f"{key}.header: expected true or false; got {spec.header!r}")
-    if not isinstance(spec.sep, str) or not spec.sep:
-        raise ConfigError(f"{key}.sep: expected a delimiter such as ',' or ';'; got {spec.sep!r}")
-    if spec.thousands is not None and spec.thousands == spec.decimal:
-        raise ConfigError(f"{key}.thousands: must differ from decimal; both are {spec.decimal!r}")
-
-
-def _check_ref(ref: ColumnRef | None, header: bool, key: str) -> None:
-    """Without a header row, columns are referred to by 0-based position."""
-    if ref is not None and not header and (isinstance(ref, bool) or not isinstance(ref, int)):
-        raise ConfigError(f"{key}: with header: false, columns are 0-based positions (ints); got {ref!r}")
-
-
-def transaction_spec(node: Mapping[str, Any], key: str = "data.transactions") -> TransactionSpec:
-    """Check and build the transactions block."""
-    given = dict(node)
-    columns = dict(given.pop("columns", None) or {})
-    _check_keys(columns, DEFAULT_COLUMNS, f"{key}.columns", "column role")
-    cleaning = _build(Cleaning, given.pop("cleaning", None), f"{key}.cleaning", ["missing_values"])
-    spec = _build(TransactionSpec, given, key)
-    spec = dataclasses.replace(spec, columns={**DEFAULT_COLUMNS, **columns}, cleaning=cleaning)
-    _check_read_options(spec, key)
-    for role, ref in spec.columns.items():
-        _check_ref(ref, spec.header, f"{key}.columns.{role}")
-    for role in REQUIRED_ROLES:
-        if spec.columns[role] is None:
-            raise ConfigError(f"{key}.columns.{role}: required; name the file's {role} column")
-    if cleaning.returns not in DROP_RETURNS:
-        raise ConfigError(f"{key}.cleaning.returns: expected one of {list(DROP_RETURNS)}; got {cleaning.returns!r}")
-    if cleaning.cancel_prefix and spec.columns["basket_id"] is None:
-        raise ConfigError(f"{key}.cleaning.cancel_prefix: needs columns.basket_id (the invoice column)")
-    return spec
-
-
-def customer_spec(node: Mapping[str, Any], key: str = "data.customers") -> CustomerSpec:
-    """Check and build the customers block."""
-    lists = ["numeric_columns", "date_columns", "drop_columns", "missing_values"]
-    spec = _build(CustomerSpec, node, key, lists)
-    _check_read_options(spec, key)
-    for name, refs in spec.column_refs().items():
-        for ref in refs:
-            _check_ref(ref, spec.header, f"{key}.{name}")
-    kept = {spec.id_column, spec.target} - {None}
-    if dropped := kept & set(spec.drop_columns):
-        raise ConfigError(f"{key}.drop_columns: cannot drop the id or target column {sorted(map(str, dropped))}")
-    return spec
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -186,12 +58,18 @@ def read_table(
     encoding: str = "utf-8",
     decimal: str = ".",
     thousands: str | None = None,
+    *,
+    path_key: str | None = None,
 ) -> pd.DataFrame:
     """Read a CSV (any delimiter) or a Parquet file, chosen by the file extension. Column labels are
-    strings; without a header row they are the positions ("0", "1", ...)."""
+    strings; without a header row they are the positions ("0", "1", ...).
+
+    Errors name ``key``'s options (``{key}.encoding``) and the path as ``path_key`` (default ``{key}.path``).
+    """
+    path_key = path_key or f"{key}.path"
     file = Path(path)
     if not file.is_file():
-        raise DataError(f"{key}.path: file '{path}' does not exist")
+        raise DataError(f"{path_key}: file '{path}' does not exist")
     try:
         if file.suffix.lower() in PARQUET_SUFFIXES:
             table = pd.read_parquet(file)
@@ -206,9 +84,9 @@ def read_table(
         raise DataError(f"{key}.encoding: '{path}' is not {encoding} text ({exc.reason} at byte {exc.start})") from exc
     except (pd.errors.ParserError, ValueError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{key}.path: cannot read '{path}' (sep={sep!r}): {first_line}") from exc
+        raise DataError(f"{path_key}: cannot read '{path}' (sep={sep!r}): {first_line}") from exc
     if table.empty:
-        raise DataError(f"{key}.path: '{path}' has no rows")
+        raise DataError(f"{path_key}: '{path}' has no rows")
     table.columns = [str(c) for c in table.columns] if header else [str(i) for i in range(table.shape[1])]
     return table
 
@@ -301,6 +179,12 @@ def load_customers(
 class FileSource:
     """Transactions and/or customers read from files; either may be null."""
 
+    _parameter_constraints = {
+        "name": [str],
+        "transactions": [InstanceOf(Mapping, doc="a mapping of read options"), None],
+        "customers": [InstanceOf(Mapping, doc="a mapping of read options"), None],
+    }
+
     def __init__(
         self,
         name: str = "csv",
@@ -315,11 +199,9 @@ class FileSource:
         """Validate the whole data config before any file is read; return the parsed blocks."""
         if self.transactions is None and self.customers is None:
             raise ConfigError("data: set data.transactions.path and/or data.customers.path; both are null")
+        validate_parameters(self, "data")
         tx = None if self.transactions is None else transaction_spec(self.transactions)
         customers = None if self.customers is None else customer_spec(self.customers)
-        for key, spec in (("data.transactions", tx), ("data.customers", customers)):
-            if spec is not None and not spec.path:
-                raise ConfigError(f"{key}.path: expected a file path; got {spec.path!r}")
         return tx, customers
 
     def load(self) -> CRMData:

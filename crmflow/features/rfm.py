@@ -7,12 +7,15 @@ value) uses only the `horizon_days` after it, so it never leaks into the feature
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from crmflow.config.constraints import Boolean, Date, InstanceOf, Interval, Options
+from crmflow.config.validation import validate_parameters
 from crmflow.data.base import CRMData
-from crmflow.errors import ConfigError, DataError, did_you_mean
+from crmflow.errors import DataError
 from crmflow.features.attributes import attribute_features
 from crmflow.features.table import CustomerTable
 
@@ -89,6 +92,13 @@ class RFMFeatures:
     """`features=rfm`: RFM/value features as of a cutoff plus a target from the horizon after it:
     `churn` (no purchase in the horizon, 0/1) or `spend` (amount spent in the horizon)."""
 
+    _parameter_constraints = {
+        "horizon_days": [Interval(int, 1, None)],
+        "cutoff": [Date(), InstanceOf(date, doc="a date"), None],
+        "merge_customers": [Boolean()],
+        "target": [Options(TARGETS)],
+    }
+
     def __init__(
         self, horizon_days: int = 90, cutoff: str | None = None, merge_customers: bool = True, target: str = "churn"
     ) -> None:
@@ -100,20 +110,12 @@ class RFMFeatures:
     def resolve_cutoff(self, transactions: pd.DataFrame) -> pd.Timestamp:
         """The configured cutoff, or the last timestamp minus the label horizon."""
         if self.cutoff is not None:
-            try:
-                return pd.Timestamp(self.cutoff)
-            except ValueError as exc:
-                raise ConfigError(f"features.cutoff: expected a date like 2024-06-30; got {self.cutoff!r}") from exc
+            return pd.Timestamp(self.cutoff)
         return transactions["timestamp"].max().normalize() - pd.Timedelta(days=self.horizon_days)
 
     def build(self, data: CRMData) -> CustomerTable:
-        if not isinstance(self.horizon_days, int) or self.horizon_days < 1:
-            raise ConfigError(f"features.horizon_days: expected an int >= 1; got {self.horizon_days!r}")
-        if self.target not in TARGETS:
-            raise ConfigError(
-                f"features.target: unknown target {self.target!r}{did_you_mean(str(self.target), TARGETS)} "
-                f"(valid: {', '.join(TARGETS)})"
-            )
+        """Check the parameters, then the features as of the cutoff and the target after it."""
+        validate_parameters(self, "features")
         if data.transactions is None or data.transactions.empty:
             raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
         cutoff = self.resolve_cutoff(data.transactions)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmflow.errors import ConfigError
+from crmflow.config.constraints import Interval, Options
 from crmflow.forecasting.base import Forecaster
 
 __all__ = ["ARIMAForecaster"]
 
-TRENDS = (None, "n", "c", "t", "ct")
+TRENDS = ("n", "c", "t", "ct")  # or None
+ORDER = [Interval(int, 0, 10)]
 
 
-def _check_order(name: str, value: Any, owner: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 10:
-        raise ConfigError(
-            f"forecaster.{name}: the '{name}' parameter of {owner} must be an int in [0, 10]; got {value!r}"
-        )
+def _seasonal_period(params: Mapping[str, Any]) -> Interval:
+    """Seasonal orders need a season of two or more periods."""
+    orders = f"P={params['P']}, D={params['D']}, Q={params['Q']}"
+    if params["P"] + params["D"] + params["Q"] > 0:
+        hint = "; set forecaster.settings.seasonal_period, or P=D=Q=0"
+        return Interval(int, 2, None, doc=f"an int in the range [2, inf) with seasonal orders {orders}", hint=hint)
+    return Interval(int, 1, None)
 
 
 class ARIMAForecaster(Forecaster):
@@ -27,6 +31,13 @@ class ARIMAForecaster(Forecaster):
 
     P = D = Q = 0 is a plain ARIMA; `seasonal_period` (m) only matters when one of them is > 0.
     """
+
+    _parameter_constraints = {
+        **dict.fromkeys(("p", "d", "q", "P", "D", "Q"), ORDER),
+        "seasonal_period": [_seasonal_period],
+        "trend": [Options(TRENDS), None],
+        "maxiter": [Interval(int, 1, None)],
+    }
 
     def __init__(
         self,
@@ -53,19 +64,6 @@ class ARIMAForecaster(Forecaster):
     @property
     def _seasonal(self) -> bool:
         return self.P + self.D + self.Q > 0
-
-    def check_params(self) -> None:
-        owner = type(self).__name__
-        for name in ("p", "d", "q", "P", "D", "Q"):
-            _check_order(name, getattr(self, name), owner)
-        if self.trend not in TRENDS:
-            raise ConfigError(f"forecaster.trend: expected one of {TRENDS}; got {self.trend!r}")
-        m = self.seasonal_period
-        if self._seasonal and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2):
-            raise ConfigError(
-                f"forecaster.seasonal_period: seasonal orders P={self.P}, D={self.D}, Q={self.Q} need a "
-                f"seasonal_period >= 2; got {m!r} (set forecaster.settings.seasonal_period or P=D=Q=0)"
-            )
 
     def min_train_size(self) -> int:
         m = int(self.seasonal_period) if self._seasonal else 0

@@ -7,15 +7,20 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
-from crmflow.errors import ConfigError, DataError
+from crmflow.config.constraints import Interval
+from crmflow.config.validation import validate, validate_parameters
+from crmflow.errors import DataError
 
 logger = logging.getLogger(__name__)
+
+PREDICT_CONSTRAINTS = {"horizon": [Interval(int, 1, None)], "level": [Interval(float, 0, 1, closed="neither")]}
 
 
 @dataclass
@@ -63,7 +68,10 @@ class Forecaster(BaseEstimator):
 
     `fit` checks the series (regular DatetimeIndex, finite values, long enough, positive when the
     model is multiplicative) and learns; `predict(horizon, level)` returns a `Forecast`.
+    Subclasses declare their parameters' rules in `_parameter_constraints` (crmflow.config.validation).
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
     def __str__(self) -> str:
         """The repr on one line, for error messages."""
@@ -78,7 +86,8 @@ class Forecaster(BaseEstimator):
         return False
 
     def check_params(self) -> None:
-        """Raise ConfigError for invalid parameters (called before any fit)."""
+        """Raise ConfigError naming `forecaster.<parameter>` for an invalid parameter (called before any fit)."""
+        validate_parameters(self, "forecaster")
 
     def check_series(self, series: pd.Series) -> None:
         """DataError when this configuration cannot be fitted on `series`."""
@@ -113,10 +122,8 @@ class Forecaster(BaseEstimator):
         """Forecast the `horizon` periods after the training series, with a `level` prediction interval."""
         if not hasattr(self, "index_"):
             raise ValueError(f"{type(self).__name__} is not fitted yet; call fit(series) first")
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ConfigError(f"forecaster: the horizon must be an int >= 1; got {horizon!r}")
-        if not 0 < level < 1:
-            raise ConfigError(f"forecaster: the interval level must be in (0, 1); got {level!r}")
+        owner = f"{type(self).__name__}.predict"
+        validate({"horizon": horizon, "level": level}, PREDICT_CONSTRAINTS, "", owner=owner)
         with quiet_single_threaded(type(self).__name__):
             mean, lower, upper = self._forecast(int(horizon), float(level))
         index = future_index(self.index_, int(horizon))

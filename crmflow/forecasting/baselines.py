@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from crmflow.errors import ConfigError
+from crmflow.config.constraints import Interval
 from crmflow.forecasting.base import Forecaster
 
 __all__ = ["NaiveForecaster", "SeasonalNaiveForecaster"]
@@ -25,16 +25,10 @@ def _interval(mean: np.ndarray, sigma: float, spread: np.ndarray, level: float) 
 class SeasonalNaiveForecaster(Forecaster):
     """Each future period repeats the value one `seasonal_period` earlier (1 = the naive forecast)."""
 
+    _parameter_constraints = {"seasonal_period": [Interval(int, 1, None)]}
+
     def __init__(self, seasonal_period: int = 1) -> None:
         self.seasonal_period = seasonal_period
-
-    def check_params(self) -> None:
-        m = self.seasonal_period
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-            raise ConfigError(
-                f"forecaster.seasonal_period: the 'seasonal_period' parameter of {type(self).__name__} "
-                f"must be an int >= 1; got {m!r}"
-            )
 
     def min_train_size(self) -> int:
         return int(self.seasonal_period) + 2  # one season to repeat, plus errors to size the interval

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from crmflow.errors import ConfigError
+from crmflow.config.constraints import Boolean, Interval, Options
 from crmflow.forecasting.base import Forecaster
 
 __all__ = ["ETSForecaster"]
 
-COMPONENTS = {"error": ("add", "mul"), "trend": (None, "add", "mul"), "seasonal": (None, "add", "mul")}
+KINDS = ("add", "mul")
+
+
+def _seasonal_period(params: Mapping[str, Any]) -> Interval:
+    """A seasonal component needs a season of two or more periods."""
+    if params["seasonal"] is not None:
+        hint = "; set forecaster.settings.seasonal_period, or forecaster.seasonal=null"
+        rule = f"an int in the range [2, inf) with seasonal={params['seasonal']!r}"
+        return Interval(int, 2, None, doc=rule, hint=hint)
+    return Interval(int, 1, None)
 
 
 class ETSForecaster(Forecaster):
@@ -19,6 +31,16 @@ class ETSForecaster(Forecaster):
     `damped_trend` applies only when there is a trend. Intervals are exact for additive models and
     simulated (`simulate_repetitions` paths, seeded by `random_state`) when a component is multiplicative.
     """
+
+    _parameter_constraints = {
+        "error": [Options(KINDS)],
+        "trend": [Options(KINDS), None],
+        "damped_trend": [Boolean()],
+        "seasonal": [Options(KINDS), None],
+        "seasonal_period": [_seasonal_period],
+        "simulate_repetitions": [Interval(int, 1, None)],
+        "random_state": [Interval(int, 0, None), None],
+    }
 
     def __init__(
         self,
@@ -37,21 +59,6 @@ class ETSForecaster(Forecaster):
         self.seasonal_period = seasonal_period
         self.simulate_repetitions = simulate_repetitions
         self.random_state = random_state
-
-    def check_params(self) -> None:
-        for name, choices in COMPONENTS.items():
-            value = getattr(self, name)
-            if value not in choices:
-                raise ConfigError(
-                    f"forecaster.{name}: the '{name}' parameter of {type(self).__name__} must be one of "
-                    f"{[c for c in choices]}; got {value!r}"
-                )
-        m = self.seasonal_period
-        if self.seasonal is not None and (isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2):
-            raise ConfigError(
-                f"forecaster.seasonal_period: seasonal='{self.seasonal}' needs a seasonal_period >= 2; got {m!r} "
-                "(set forecaster.settings.seasonal_period, or forecaster.seasonal=null)"
-            )
 
     def requires_positive(self) -> bool:
         return "mul" in (self.error, self.trend, self.seasonal)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -12,62 +11,19 @@ import pandas as pd
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
+from crmflow.config.tuning import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.forecasting.backtest import RollingOrigin, backtest
 from crmflow.forecasting.base import Forecaster
 from crmflow.forecasting.baselines import SeasonalNaiveForecaster
 from crmflow.forecasting.metrics import FORECAST_METRICS, forecast_metrics
-from crmflow.forecasting.plots import forecast_plot
 from crmflow.forecasting.series import aggregate, series_name
-from crmflow.stages.base import LoggedModel, RunContext, Stage, StageResult
-from crmflow.tuning import Objective
+from crmflow.forecasting.settings import ForecasterSettings
+from crmflow.plots.forecasts import forecast_plot
+from crmflow.stages.contract import LoggedModel, RunState, Stage, StageResult, TuningResult
 
 logger = logging.getLogger(__name__)
 UNASSIGNED = "unassigned"  # customers without a segment label (e.g. first seen after the feature cutoff)
-
-
-@dataclass
-class ForecasterSettings:
-    """`forecaster.settings`: what is aggregated how, the backtest windows, interval level, per-segment runs."""
-
-    frequency: str
-    value: str
-    seasonal_period: int
-    horizon: int
-    folds: int
-    step: int
-    holdout_folds: int
-    interval: float
-    per_segment: bool
-    complete_periods_only: bool
-
-    def __post_init__(self) -> None:
-        for name in ("seasonal_period", "horizon", "folds", "step"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"forecaster.settings.{name}: expected an int >= 1; got {value!r}")
-        if (
-            isinstance(self.holdout_folds, bool)
-            or not isinstance(self.holdout_folds, int)
-            or not 0 <= self.holdout_folds < self.folds
-        ):
-            raise ConfigError(
-                f"forecaster.settings.holdout_folds: expected an int in [0, folds - 1] = [0, {self.folds - 1}]; "
-                f"got {self.holdout_folds!r}"
-            )
-        if isinstance(self.interval, bool) or not isinstance(self.interval, Real) or not 0 < self.interval < 1:
-            raise ConfigError(
-                f"forecaster.settings.interval: expected a level in (0, 1), e.g. 0.95; got {self.interval!r}"
-            )
-
-    @property
-    def windows(self) -> RollingOrigin:
-        return RollingOrigin(self.horizon, self.folds, self.step)
-
-    @property
-    def tuning_folds(self) -> int:
-        """The earlier folds, which tuning trials score; the latest `holdout_folds` are kept for the report."""
-        return self.folds - self.holdout_folds
 
 
 @dataclass
@@ -80,21 +36,19 @@ class ForecastInput:
     baseline: pd.DataFrame
 
 
-def _total_series(ctx: RunContext, settings: ForecasterSettings) -> pd.Series:
+def _total_series(state: RunState, settings: ForecasterSettings) -> pd.Series:
     table = aggregate(
-        ctx.data.transactions, settings.frequency, settings.value, complete_periods_only=settings.complete_periods_only
+        state.data.transactions,
+        settings.frequency,
+        settings.value,
+        complete_periods_only=settings.complete_periods_only,
     )
     return table["total"].rename(series_name(settings.frequency, settings.value))
 
 
-def _segment_table(ctx: RunContext, settings: ForecasterSettings) -> pd.DataFrame:
-    labels = ctx.outputs.get("segment_labels")
-    if labels is None:
-        raise DataError(
-            "forecaster.settings.per_segment: needs segment labels from the segmentation stage; "
-            "choose a segmentation (e.g. segmentation=kmeans) or set forecaster.settings.per_segment=false"
-        )
-    transactions = ctx.data.transactions
+def _segment_table(state: RunState, settings: ForecasterSettings) -> pd.DataFrame:
+    labels = state.segments.labels
+    transactions = state.data.transactions
     groups = transactions["customer_id"].map(labels.astype(str)).fillna(UNASSIGNED)
     return aggregate(transactions, settings.frequency, settings.value, groups, settings.complete_periods_only)
 
@@ -152,6 +106,9 @@ class ForecasterStage(Stage):
     name = "forecaster"
     settings_type = ForecasterSettings
 
+    def requires(self, spec: ComponentSpec) -> dict[str, str]:
+        return {"segments": "forecaster.settings.per_segment"} if spec.settings.per_segment else {}
+
     def metric_names(self, spec: ComponentSpec) -> list[str]:
         """The objectives a study may use: the tuning folds' metrics (never the held-out folds')."""
         return [*FORECAST_METRICS, *(f"baseline_{m}" for m in FORECAST_METRICS)]
@@ -159,20 +116,20 @@ class ForecasterStage(Stage):
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return Objective("mase", "minimize")
 
-    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
-        if ctx.data.transactions is None:
+    def check(self, spec: ComponentSpec, state: RunState) -> None:
+        if state.data.transactions is None:
             raise DataError(
                 "forecaster: needs transactions (customer_id, timestamp, amount); the data has only a customer "
                 "table; set data.transactions or forecaster=none"
             )
         settings: ForecasterSettings = spec.settings
-        _checked(spec.build({}), _total_series(ctx, settings), settings)
+        _checked(spec.build({}), _total_series(state, settings), settings)
 
-    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> ForecastInput:
+    def prepare(self, spec: ComponentSpec, state: RunState) -> ForecastInput:
         settings: ForecasterSettings = spec.settings
-        series = _total_series(ctx, settings)
+        series = _total_series(state, settings)
         _checked(spec.build({}), series, settings)
-        segments = _segment_table(ctx, settings) if settings.per_segment else None
+        segments = _segment_table(state, settings) if settings.per_segment else None
         baseline = backtest(
             _baseline(settings), series, settings.windows, settings.seasonal_period, settings.interval, name="baseline"
         )
@@ -181,8 +138,10 @@ class ForecasterStage(Stage):
     def score(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec) -> dict[str, float]:
         return _tuning_score(estimator, prepared.series, prepared.baseline, prepared.settings)
 
-    def finalize(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
-        settings, series, out = prepared.settings, prepared.series, ctx.artifact_dir
+    def finalize(
+        self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None
+    ) -> StageResult:
+        settings, series, out = prepared.settings, prepared.series, state.artifact_dir
         table, metrics = _evaluate(estimator, series, prepared.baseline, settings)
         fitted = clone(estimator).fit(series)
         forecast = fitted.predict(settings.horizon, settings.interval)
@@ -209,7 +168,6 @@ class ForecasterStage(Stage):
             if settings.holdout_folds:
                 metrics["segments_holdout_mase"] = float(segment_rows["holdout_mase"].mean())
                 metrics["segments_holdout_baseline_mase"] = float(segment_rows["holdout_baseline_mase"].mean())
-        ctx.outputs["forecast"] = forecast
         return StageResult(metrics, artifacts, _logged_model(fitted, settings))
 
 

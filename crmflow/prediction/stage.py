@@ -18,60 +18,16 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
 from crmflow.config.components import ComponentSpec
+from crmflow.config.tuning import Objective
 from crmflow.errors import ConfigError, DataError
+from crmflow.plots.prediction import importance_bars
 from crmflow.prediction.evaluation import OutOfFold, out_of_fold
 from crmflow.prediction.importance import feature_importances
-from crmflow.prediction.plots import importance_bars
-from crmflow.prediction.task import OPTIMAL, REGRESSION, Task, task_of
+from crmflow.prediction.settings import LOG1P, PredictorSettings
+from crmflow.prediction.task import REGRESSION, Task, task_of
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.assign import SegmentAssigner
-from crmflow.stages.base import LoggedModel, RunContext, Stage, StageResult
-from crmflow.tuning import Objective
-
-LOG1P = "log1p"
-TARGET_TRANSFORMS = ("none", LOG1P)  # predictor.settings.target_transform
-
-
-@dataclass
-class PredictorSettings:
-    """`predictor.settings` (see conf/predictor/_settings.yaml)."""
-
-    cv_folds: int
-    holdout_fraction: float
-    threshold: float | str
-    segment_feature: bool
-    permutation_repeats: int
-    target_transform: str
-    n_jobs: int
-
-    def __post_init__(self) -> None:
-        key = "predictor.settings"
-        if self.target_transform not in TARGET_TRANSFORMS:
-            raise ConfigError(
-                f"{key}.target_transform: expected one of {', '.join(TARGET_TRANSFORMS)}; got {self.target_transform!r}"
-            )
-        if isinstance(self.cv_folds, bool) or not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise ConfigError(f"{key}.cv_folds: expected an int >= 2; got {self.cv_folds!r}")
-        if (
-            isinstance(self.holdout_fraction, bool)
-            or not isinstance(self.holdout_fraction, (int, float))
-            or not 0 <= self.holdout_fraction <= 0.5
-        ):
-            raise ConfigError(f"{key}.holdout_fraction: expected a number in [0, 0.5]; got {self.holdout_fraction!r}")
-        threshold_ok = self.threshold == OPTIMAL or (
-            isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool) and 0 < self.threshold < 1
-        )
-        if not threshold_ok:
-            raise ConfigError(
-                f"{key}.threshold: expected a probability in (0, 1) or '{OPTIMAL}' (F1-optimal on the "
-                f"out-of-fold predictions); got {self.threshold!r}"
-            )
-        if (
-            isinstance(self.permutation_repeats, bool)
-            or not isinstance(self.permutation_repeats, int)
-            or self.permutation_repeats < 1
-        ):
-            raise ConfigError(f"{key}.permutation_repeats: expected an int >= 1; got {self.permutation_repeats!r}")
+from crmflow.stages.contract import LoggedModel, RunState, Stage, StageResult, TuningResult
 
 
 @dataclass
@@ -121,50 +77,50 @@ class PredictorStage(Stage):
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return task_of(spec).objective
 
-    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
-        if ctx.table is None or ctx.table.y is None:
+    def check(self, spec: ComponentSpec, state: RunState) -> None:
+        if state.table is None or state.table.y is None:
             raise DataError(
                 "predictor: the run has no target; use features=rfm (churn or spend target) or set "
                 "data.customers.target"
             )
         settings: PredictorSettings = spec.settings
         task = task_of(spec)
-        task.check_target(ctx.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
+        task.check_target(state.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
         if settings.target_transform == LOG1P:
             if task is not REGRESSION:
                 raise ConfigError(
                     f"predictor.settings.target_transform: {LOG1P} transforms a regression target; "
                     f"{spec.short_name} is a classifier (set it to none)"
                 )
-            if ctx.table.y.min() <= -1:
+            if state.table.y.min() <= -1:
                 raise DataError(
-                    f"predictor.settings.target_transform: {LOG1P} needs target '{ctx.table.y.name}' > -1; "
-                    f"its minimum is {ctx.table.y.min():g}"
+                    f"predictor.settings.target_transform: {LOG1P} needs target '{state.table.y.name}' > -1; "
+                    f"its minimum is {state.table.y.min():g}"
                 )
 
-    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> PredictorInput:
+    def prepare(self, spec: ComponentSpec, state: RunState) -> PredictorInput:
         settings: PredictorSettings = spec.settings
         task = task_of(spec)
         segments = None
-        if settings.segment_feature and ctx.outputs.get("segmenter") is not None:
+        if settings.segment_feature and state.segments is not None:
             segments = SegmentAssigner(
-                build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"], ctx.outputs["segment_columns"]
+                build_preprocessor(state.preprocessing), state.segments.segmenter, state.segments.columns
             )
-        X, y = ctx.table.X, ctx.table.y
+        X, y = state.table.X, state.table.y
         preview = X.assign(segment="segment_0") if segments is not None else X
-        require_numeric(build_preprocessor(ctx.preprocessing).fit_transform(preview.head(200)), "predictor")
-        train, holdout = task.holdout_split(y, settings.holdout_fraction, ctx.seed)
+        require_numeric(build_preprocessor(state.preprocessing).fit_transform(preview.head(200)), "predictor")
+        train, holdout = task.holdout_split(y, settings.holdout_fraction, state.seed)
         return PredictorInput(
             task,
             X.iloc[train],
             y.iloc[train],
             X.iloc[holdout],
             y.iloc[holdout],
-            ctx.preprocessing,
+            state.preprocessing,
             segments,
-            task.splitter(settings.cv_folds, ctx.seed),
+            task.splitter(settings.cv_folds, state.seed),
             settings,
-            ctx.seed,
+            state.seed,
         )
 
     def _cross_validate(self, estimator: Any, prepared: PredictorInput) -> CrossValidated:
@@ -178,8 +134,10 @@ class PredictorStage(Stage):
     def score(self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec) -> dict[str, float]:
         return self._cross_validate(estimator, prepared).metrics
 
-    def finalize(self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
-        task, folder = prepared.task, ctx.artifact_dir
+    def finalize(
+        self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None
+    ) -> StageResult:
+        task, folder = prepared.task, state.artifact_dir
         validated = self._cross_validate(estimator, prepared)
         threshold, metrics = validated.threshold, dict(validated.metrics)
         model = task.final_model(prepared.pipeline(estimator), threshold).fit(prepared.X, prepared.y)

@@ -24,9 +24,10 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+import crmflow.plots.prediction as plots
 from crmflow.config.components import ComponentSpec
+from crmflow.config.tuning import Objective
 from crmflow.errors import ConfigError, DataError
-from crmflow.prediction import plots
 from crmflow.prediction.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -34,10 +35,9 @@ from crmflow.prediction.metrics import (
     f1_optimal_threshold,
     regression_metrics,
 )
-from crmflow.tuning import Objective
+from crmflow.prediction.settings import OPTIMAL
 
 logger = logging.getLogger(__name__)
-OPTIMAL = "optimal"  # predictor.settings.threshold: the F1-optimal cut-off on the out-of-fold predictions
 
 
 class Task(ABC):
@@ -220,7 +220,7 @@ def task_of(spec: ComponentSpec) -> Task:
             raise ConfigError(
                 f"{spec.key}: {spec.short_name} has no predict_proba; crmflow's classifiers report "
                 "probabilities (ROC/PR curves, log-loss, decision thresholds); choose a probabilistic "
-                "classifier (predictor=svm wraps SVC with Platt scaling)"
+                "classifier (predictor=svm wraps SVC in CalibratedClassifierCV for Platt-scaled probabilities)"
             )
         return CLASSIFICATION
     if is_regressor(estimator):

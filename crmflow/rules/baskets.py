@@ -7,13 +7,14 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from crmflow.errors import ConfigError, DataError
+from crmflow.config.constraints import Interval
+from crmflow.config.validation import validate
+from crmflow.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ _NO_ITEM = (
     "rules: the transactions have no 'item' column; association rules need one item per line "
     "(map it with data.transactions.columns.item)"
 )
+SPLIT_CONSTRAINTS = {"holdout_fraction": [Interval(float, 0, 1, closed="neither")]}
 
 
 @dataclass
@@ -59,15 +61,7 @@ class Baskets:
         timestamps the given order is used. The held-out size is ceil(fraction * n), clipped so
         that both parts keep at least one basket. Both parts come back in chronological order.
         """
-        if (
-            isinstance(holdout_fraction, bool)
-            or not isinstance(holdout_fraction, Real)
-            or not (0 < holdout_fraction < 1)
-        ):
-            raise ConfigError(
-                "The 'holdout_fraction' parameter of Baskets.split_by_time must be a float in the "
-                f"range (0, 1). Got {holdout_fraction!r} instead."
-            )
+        validate({"holdout_fraction": holdout_fraction}, SPLIT_CONSTRAINTS, "", owner="Baskets.split_by_time")
         n = len(self)
         if n < 2:
             raise DataError(f"rules: cannot split {n} basket(s) into training and held-out sets; need at least 2")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from crmflow.config.constraints import Interval
+from crmflow.config.validation import validate
 from crmflow.errors import DataError
 from crmflow.rules.baskets import Baskets, encode_baskets
-from crmflow.rules.miner import AssociationRules, check_int
+from crmflow.rules.protocol import RuleMiner
 
 
-def evaluate_recommendations(miner: AssociationRules, holdout: Baskets, k: int = 5, seed: int = 0) -> dict[str, float]:
+def evaluate_recommendations(miner: RuleMiner, holdout: Baskets, k: int = 5, seed: int = 0) -> dict[str, float]:
     """Leave-one-out hit rate of ``miner`` on held-out baskets, against a most-popular baseline.
 
     Every held-out basket with at least 2 items hides one of them (drawn uniformly with
@@ -18,7 +20,7 @@ def evaluate_recommendations(miner: AssociationRules, holdout: Baskets, k: int =
     recommends k items from the rest and scores a hit when the hidden item is among them.
     Items never seen in training are fine: they match no rule and can never be hit.
     """
-    check_int("k", k, 1, owner="evaluate_recommendations")
+    validate({"k": k}, {"k": [Interval(int, 1, None)]}, "", owner="evaluate_recommendations")
     visible, hidden = _hide_one(holdout, seed)
     matrix, _ = encode_baskets(visible, items=miner.items_)
     target = _item_positions(miner.items_, hidden)
@@ -56,7 +58,7 @@ def _item_positions(items: list[str], names: list[str]) -> np.ndarray:
     return np.array([column.get(name, -1) for name in names], dtype=np.int64)
 
 
-def _baseline_hits(miner: AssociationRules, matrix: sp.csr_matrix, target: np.ndarray, k: int) -> np.ndarray:
+def _baseline_hits(miner: RuleMiner, matrix: sp.csr_matrix, target: np.ndarray, k: int) -> np.ndarray:
     """Whether each hidden item is among the k most popular training items not in its basket.
 
     The hidden item's rank among items outside the basket is its popularity rank minus the

@@ -15,12 +15,14 @@ from sklearn.base import clone
 
 from crmflow.errors import ConfigError, DataError
 from crmflow.rules.baskets import Baskets
+from crmflow.rules.estimator import AssociationRules
 from crmflow.rules.evaluation import evaluate_recommendations
-from crmflow.rules.miner import AssociationRules, rule_metrics
+from crmflow.rules.protocol import RuleMiner
+from crmflow.rules.rule_table import rule_metrics
+from crmflow.segmentation.metrics import NOISE
 
 logger = logging.getLogger(__name__)
 
-NOISE = -1  # label of customers a density segmenter leaves unassigned; not a segment
 LIFT_RATIO = 2.0  # segment rules at least this many times the global lift are counted as standouts
 COMPARED = ["support", "confidence", "lift"]
 
@@ -104,9 +106,7 @@ def mine_per_segment(
     return _summary(pd.DataFrame(rows), tables, k)
 
 
-def _scores(
-    segment_miner: AssociationRules, global_miner: AssociationRules, holdout: Baskets, k: int, seed: int
-) -> dict:
+def _scores(segment_miner: RuleMiner, global_miner: RuleMiner, holdout: Baskets, k: int, seed: int) -> dict:
     """Hits of the segment's rules and of the global rules on the segment's held-out baskets."""
     n = sum(len(basket) >= 2 for basket in holdout.items)
     if n == 0:

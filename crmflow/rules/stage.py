@@ -8,11 +8,11 @@ from typing import Any
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
-from crmflow.errors import ConfigError, DataError
-from crmflow.plots import rules_scatter
+from crmflow.errors import DataError
+from crmflow.plots.rules import rules_scatter
 from crmflow.rules.baskets import Baskets, baskets_from_transactions
+from crmflow.rules.estimator import check_baskets
 from crmflow.rules.evaluation import evaluate_recommendations
-from crmflow.rules.miner import check_baskets, check_int
 from crmflow.rules.report import (
     evaluation_table,
     readable,
@@ -20,27 +20,8 @@ from crmflow.rules.report import (
     write_segment_rules,
 )
 from crmflow.rules.segments import SegmentLimits, mine_per_segment
-from crmflow.stages.base import RunContext, Stage, StageResult
-
-_NO_SEGMENTS = (
-    "rules.settings.per_segment: needs segment labels, but no segmentation ran (segmentation=none or no "
-    "customer table); choose a segmentation (e.g. segmentation=kmeans) or set rules.settings.per_segment=false"
-)
-
-
-@dataclass
-class RulesSettings:
-    """`rules.settings` (see conf/rules/_settings.yaml): the time splits, k of hit-rate@k, rules in the
-    readable top table, and rules mined per customer segment."""
-
-    holdout_fraction: float
-    validation_fraction: float
-    k: int
-    top_rules: int
-    per_segment: bool
-    segment_min_baskets: int
-    segment_max_itemsets: int
-    segment_max_rules: int
+from crmflow.rules.settings import RulesSettings
+from crmflow.stages.contract import RunState, Stage, StageResult, TuningResult
 
 
 @dataclass
@@ -60,16 +41,19 @@ class RulesInput:
     seed: int
 
 
-def _baskets(ctx: RunContext) -> Baskets:
+def _baskets(state: RunState) -> Baskets:
     """The run's baskets, built from the transactions once (check and prepare share them)."""
-    if "baskets" not in ctx.outputs:
-        ctx.outputs["baskets"] = baskets_from_transactions(ctx.data.transactions)
-    return ctx.outputs["baskets"]
+    if state.baskets is None:
+        state.baskets = baskets_from_transactions(state.data.transactions)
+    return state.baskets
 
 
 class RulesStage(Stage):
     name = "rules"
     settings_type = RulesSettings
+
+    def requires(self, spec: ComponentSpec) -> dict[str, str]:
+        return {"segments": "rules.settings.per_segment"} if spec.settings.per_segment else {}
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
         k = spec.settings.k
@@ -82,34 +66,19 @@ class RulesStage(Stage):
             "n_itemsets",
         ]
 
-    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
-        spec.build({}).check_params()
-        settings: RulesSettings = spec.settings
-        if not isinstance(settings.per_segment, bool):
-            raise ConfigError(f"rules.settings.per_segment: expected true or false; got {settings.per_segment!r}")
-        for name in ("holdout_fraction", "validation_fraction"):
-            value = getattr(settings, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-                raise ConfigError(f"rules.settings.{name}: expected a share of the baskets in (0, 1); got {value!r}")
-        check_int("segment_min_baskets", settings.segment_min_baskets, 2, owner="rules.settings")
-        check_int("segment_max_itemsets", settings.segment_max_itemsets, 1, owner="rules.settings")
-        check_int("segment_max_rules", settings.segment_max_rules, 1, owner="rules.settings")
-        if settings.per_segment and ctx.table is None:
-            raise ConfigError(_NO_SEGMENTS)
-        if not ctx.data.has_column("item"):
+    def check(self, spec: ComponentSpec, state: RunState) -> None:
+        if not state.data.has_column("item"):
             raise DataError(
                 "rules: the data has no 'item' column; association rules need one item per "
                 "transaction row (map it with data.transactions.columns.item, or set rules=none)"
             )
-        check_baskets(_baskets(ctx))  # before any run starts: e.g. every basket holds a single item
+        check_baskets(_baskets(state))  # before any run starts: e.g. every basket holds a single item
 
-    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> RulesInput:
-        if spec.settings.per_segment and "segment_labels" not in ctx.outputs:
-            raise ConfigError(_NO_SEGMENTS)
-        baskets = _baskets(ctx)
+    def prepare(self, spec: ComponentSpec, state: RunState) -> RulesInput:
+        baskets = _baskets(state)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
         fit, validation = train.split_by_time(spec.settings.validation_fraction)
-        return RulesInput(baskets, train, holdout, fit, validation, spec.settings.k, ctx.seed)
+        return RulesInput(baskets, train, holdout, fit, validation, spec.settings.k, state.seed)
 
     @staticmethod
     def _mine_and_score(miner: Any, train: Baskets, test: Baskets, prepared: RulesInput) -> dict[str, float]:
@@ -121,30 +90,31 @@ class RulesStage(Stage):
         """A trial: mined on the earlier training baskets, scored on the later (validation) ones."""
         return self._mine_and_score(estimator, prepared.fit, prepared.validation, prepared)
 
-    def finalize(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec, ctx: RunContext) -> StageResult:
+    def finalize(
+        self, estimator: Any, prepared: RulesInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None
+    ) -> StageResult:
         """Score the chosen miner on the holdout, then mine the logged rules table from all baskets."""
         metrics = self._mine_and_score(estimator, prepared.train, prepared.holdout, prepared)
         estimator = clone(estimator).fit(prepared.baskets)
         metrics.update(n_rules=float(len(estimator.rules_)), n_itemsets=float(len(estimator.itemsets_)))
         table = readable(estimator.rules_)
-        rules_path = ctx.artifact_dir / "rules.csv"
+        rules_path = state.artifact_dir / "rules.csv"
         table.to_csv(rules_path, index=False)
-        top_path = ctx.artifact_dir / "top_rules_by_lift.md"
+        top_path = state.artifact_dir / "top_rules_by_lift.md"
         top_path.write_text(top_rules_markdown(table, spec.settings.top_rules))
-        evaluation_path = ctx.artifact_dir / "evaluation_vs_baseline.csv"
+        evaluation_path = state.artifact_dir / "evaluation_vs_baseline.csv"
         evaluation_table(metrics, prepared.k).to_csv(evaluation_path, index=False)
         artifacts = [rules_path, top_path, evaluation_path]
         if len(table):
-            artifacts.append(rules_scatter(table, ctx.artifact_dir / "rules_scatter.png"))
+            artifacts.append(rules_scatter(table, state.artifact_dir / "rules_scatter.png"))
         if spec.settings.per_segment:
             found = mine_per_segment(
-                clone(estimator), prepared.train, prepared.holdout, ctx.outputs["segment_labels"],
+                clone(estimator), prepared.train, prepared.holdout, state.segments.labels,
                 prepared.k, prepared.seed, SegmentLimits(
                     spec.settings.segment_min_baskets, spec.settings.segment_max_itemsets,
                     spec.settings.segment_max_rules,
                 ),
             )  # fmt: skip
             metrics.update(found.metrics)
-            artifacts += write_segment_rules(found, ctx.artifact_dir, spec.settings.top_rules)
-        ctx.outputs["rules"] = estimator.rules_
+            artifacts += write_segment_rules(found, state.artifact_dir, spec.settings.top_rules)
         return StageResult(metrics, artifacts)

@@ -9,13 +9,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
 
+from crmflow.segmentation.segmenter import reads_raw_features
+
 
 class SegmentAssigner(TransformerMixin, BaseEstimator):
     """Add a categorical `segment` column computed by a segmenter fitted on the training rows.
 
     Segmenters without `predict` (e.g. DBSCAN) assign new rows the segment of their nearest
-    training customer, so the whole model scores raw customer rows. Rule-based segmenters
-    (`raw_features = True`) read the raw columns and the training label, not the preprocessed matrix.
+    training customer, so the whole model scores raw customer rows. Rule-based segmenters (classes
+    declaring `raw_features = True`) read the raw columns and the training label, not the preprocessed matrix.
     """
 
     def __init__(self, preprocessor: Any, segmenter: Any, columns: list[str] | None = None) -> None:
@@ -27,7 +29,7 @@ class SegmentAssigner(TransformerMixin, BaseEstimator):
         return X[list(self.columns)] if self.columns else X
 
     def _embed(self, X: pd.DataFrame, fit: bool = False) -> pd.DataFrame:
-        if getattr(self.segmenter, "raw_features", False):
+        if reads_raw_features(self.segmenter):
             return self._inputs(X)
         if fit:
             self.preprocessor_ = clone(self.preprocessor)

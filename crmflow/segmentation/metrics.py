@@ -10,7 +10,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-NOISE = -1
+NOISE = -1  # label of customers a density segmenter leaves unassigned; not a segment
 SEGMENTATION_METRICS = (
     "silhouette",
     "davies_bouldin",

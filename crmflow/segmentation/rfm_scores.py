@@ -10,6 +10,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
+from crmflow.config.constraints import Interval, ListOf
+from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, DataError
 
 SCORES = ("r", "f", "m")
@@ -33,6 +35,13 @@ class RFMQuantileSegmenter(ClusterMixin, BaseEstimator):
     """
 
     raw_features = True
+    _parameter_constraints = {
+        "segments": [ListOf(Mapping)],  # each rule's keys and score ranges are checked by `_rules`
+        "bins": [Interval(int, 2, None)],
+        "recency": [str],
+        "frequency": [str],
+        "monetary": [str],
+    }
 
     def __init__(
         self,
@@ -49,8 +58,7 @@ class RFMQuantileSegmenter(ClusterMixin, BaseEstimator):
         self.monetary = monetary
 
     def _rules(self) -> list[tuple[str, dict[str, tuple[int, int]]]]:
-        if not isinstance(self.bins, int) or self.bins < 2:
-            raise ConfigError(f"segmentation.bins: expected an int >= 2; got {self.bins!r}")
+        validate_parameters(self, "segmentation")
         if not self.segments:
             raise ConfigError("segmentation.segments: expected a list of {name, r, f, m} rules; got none")
         rules = []

@@ -12,29 +12,20 @@ from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
 from crmflow.errors import DataError
-from crmflow.plots import segment_scatter
+from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.metrics import (
     NOISE,
     SEGMENTATION_METRICS,
     segmentation_metrics,
 )
-from crmflow.segmentation.plots import objective_by_size, profile_heatmap
 from crmflow.segmentation.profiles import segment_profiles
+from crmflow.segmentation.segmenter import check_features, reads_raw_features, requested_segments, segment_names
+from crmflow.segmentation.settings import SegmentationSettings
 from crmflow.segmentation.stability import bootstrap_stability
-from crmflow.stages.base import RunContext, Stage, StageResult
+from crmflow.stages.contract import RunState, Segments, Stage, StageResult, TuningResult
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class SegmentationSettings:
-    """`segmentation.settings`: feature columns to cluster, silhouette sample size, stability resamples."""
-
-    columns: list[str] | None
-    silhouette_sample_size: int
-    stability_resamples: int
-    max_noise_share: float
 
 
 @dataclass
@@ -48,7 +39,7 @@ class SegmentationInput:
 
     def inputs(self, estimator: Any) -> pd.DataFrame:
         """What the segmenter reads: the raw features for rule-based segmenters, else the matrix."""
-        return self.raw if getattr(estimator, "raw_features", False) else self.matrix
+        return self.raw if reads_raw_features(estimator) else self.matrix
 
     def fit_labels(self, estimator: Any, rows: np.ndarray | None = None) -> np.ndarray:
         """Fit a fresh clone on all customers (or on `rows`) and return their labels."""
@@ -78,9 +69,9 @@ def _checked_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
     return matrix
 
 
-def purchase_history(ctx: RunContext) -> pd.DataFrame | None:
+def purchase_history(state: RunState) -> pd.DataFrame | None:
     """The transactions up to the customer table's cutoff: the period the features describe."""
-    transactions, cutoff = ctx.data.transactions, ctx.table.cutoff
+    transactions, cutoff = state.data.transactions, state.table.cutoff
     if transactions is None or cutoff is None or "timestamp" not in transactions:
         return transactions
     return transactions[transactions["timestamp"] <= cutoff]
@@ -89,45 +80,48 @@ def purchase_history(ctx: RunContext) -> pd.DataFrame | None:
 class SegmentationStage(Stage):
     name = "segmentation"
     settings_type = SegmentationSettings
+    provides = frozenset({"segments"})
+    example_option = "kmeans"
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
         return list(SEGMENTATION_METRICS)
 
-    def check(self, spec: ComponentSpec, ctx: RunContext) -> None:
-        if ctx.table is None:
+    def check_config(self, spec: ComponentSpec) -> None:
+        requested_segments(spec.build({}), spec.settings.size_parameter)  # the declared size parameter exists
+
+    def check(self, spec: ComponentSpec, state: RunState) -> None:
+        if state.table is None:
             raise DataError("segmentation: needs a customer table; set features=rfm or give data.customers")
-        missing = [c for c in self._columns(spec, ctx) if c not in ctx.table.X.columns]
+        missing = [c for c in self._columns(spec, state) if c not in state.table.X.columns]
         if missing:
             raise DataError(
                 f"segmentation.settings.columns: {missing} are not customer features; "
-                f"available: {list(ctx.table.X.columns)}"
+                f"available: {list(state.table.X.columns)}"
             )
-        if len(ctx.table.X) < 3:
-            raise DataError(f"segmentation: needs at least 3 customers; got {len(ctx.table.X)}")
+        if len(state.table.X) < 3:
+            raise DataError(f"segmentation: needs at least 3 customers; got {len(state.table.X)}")
         estimator = spec.build({})
-        n_segments = getattr(estimator, "n_clusters", getattr(estimator, "n_components", None))
-        if isinstance(n_segments, int) and n_segments > len(ctx.table.X):
+        n_segments = requested_segments(estimator, spec.settings.size_parameter)
+        if n_segments is not None and n_segments > len(state.table.X):
             raise DataError(
-                f"segmentation: {n_segments} segments requested for {len(ctx.table.X)} customers; "
+                f"segmentation: {n_segments} segments requested for {len(state.table.X)} customers; "
                 "lower the number of segments"
             )
-        check_features = getattr(estimator, "check_features", None)
-        if check_features is not None:
-            check_features(ctx.table.X[self._columns(spec, ctx)], ctx.table.y)
+        check_features(estimator, state.table.X[self._columns(spec, state)], state.table.y)
 
     @staticmethod
-    def _columns(spec: ComponentSpec, ctx: RunContext) -> list[str]:
-        return list(spec.settings.columns or ctx.table.X.columns)
+    def _columns(spec: ComponentSpec, state: RunState) -> list[str]:
+        return list(spec.settings.columns or state.table.X.columns)
 
-    def prepare(self, spec: ComponentSpec, ctx: RunContext) -> SegmentationInput:
-        columns = self._columns(spec, ctx)
-        raw = ctx.table.X[columns]
-        matrix = _checked_matrix(build_preprocessor(ctx.preprocessing).fit_transform(raw))
-        return SegmentationInput(raw, matrix, ctx.table.y, ctx.seed)
+    def prepare(self, spec: ComponentSpec, state: RunState) -> SegmentationInput:
+        columns = self._columns(spec, state)
+        raw = state.table.X[columns]
+        matrix = _checked_matrix(build_preprocessor(state.preprocessing).fit_transform(raw))
+        return SegmentationInput(raw, matrix, state.table.y, state.seed)
 
-    def _labels(self, estimator: Any, prepared: SegmentationInput) -> np.ndarray:
-        n_segments = getattr(estimator, "n_clusters", getattr(estimator, "n_components", None))
-        if isinstance(n_segments, int) and n_segments > len(prepared.matrix):
+    def _labels(self, estimator: Any, prepared: SegmentationInput, size_parameter: str | None) -> np.ndarray:
+        n_segments = requested_segments(estimator, size_parameter)
+        if n_segments is not None and n_segments > len(prepared.matrix):
             raise DataError(f"segmentation: {n_segments} segments requested for {len(prepared.matrix)} customers")
         return prepared.fit_labels(estimator)
 
@@ -140,7 +134,7 @@ class SegmentationStage(Stage):
         return metrics
 
     def score(self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec) -> dict[str, float]:
-        labels = self._labels(estimator, prepared)
+        labels = self._labels(estimator, prepared, spec.settings.size_parameter)
         noise_share = float(np.mean(labels == NOISE))
         if noise_share > spec.settings.max_noise_share:
             raise ValueError(
@@ -150,24 +144,31 @@ class SegmentationStage(Stage):
         return self._metrics(estimator, prepared, labels, spec)
 
     def finalize(
-        self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec, ctx: RunContext
+        self,
+        estimator: Any,
+        prepared: SegmentationInput,
+        spec: ComponentSpec,
+        state: RunState,
+        tuned: TuningResult | None,
     ) -> StageResult:
         fitted = clone(estimator)
         labels = fitted.fit_predict(prepared.inputs(estimator), prepared.target)
         labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")
         metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec)
-        names = {NOISE: "noise", **getattr(fitted, "segment_names_", {})}
-        profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(ctx))
-        artifacts = [ctx.artifact_dir / "segment_profiles.csv", ctx.artifact_dir / "segment_labels.csv"]
+        names = {NOISE: "noise", **segment_names(fitted)}
+        profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(state))
+        artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]
         profiles.to_csv(artifacts[0])
         labels.to_csv(artifacts[1])
-        artifacts.append(segment_scatter(prepared.matrix, labels, ctx.artifact_dir / "segments_pca.png"))
-        artifacts.append(profile_heatmap(profiles, ctx.artifact_dir / "segment_profile_heatmap.png"))
-        tuned = ctx.outputs.get(f"{self.name}.tuning")
+        artifacts.append(segment_scatter(prepared.matrix, labels, state.artifact_dir / "segments_pca.png"))
+        artifacts.append(profile_heatmap(profiles, state.artifact_dir / "segment_profile_heatmap.png"))
         if tuned is not None:
-            plot = objective_by_size(tuned.history, tuned.objective.metric, ctx.artifact_dir / "objective_by_size.png")
+            plot = objective_by_size(
+                tuned.history,
+                tuned.objective.metric,
+                state.artifact_dir / "objective_by_size.png",
+                spec.settings.size_parameter,
+            )
             artifacts += [plot] if plot is not None else []
-        ctx.outputs["segment_labels"] = labels
-        ctx.outputs["segmenter"] = clone(estimator)
-        ctx.outputs["segment_columns"] = list(prepared.raw.columns)
+        state.segments = Segments(labels, clone(estimator), list(prepared.raw.columns))
         return StageResult(metrics, artifacts)

@@ -10,9 +10,12 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import check_is_fitted
 
+from crmflow.config.constraints import Interval, Options
+from crmflow.config.validation import validate_parameters
 from crmflow.errors import DataError
 
 Bounds = dict[str, tuple[float | None, float | None]]
+CRITERIA = ("gini", "entropy", "log_loss", "squared_error", "friedman_mse", "absolute_error", "poisson")
 
 
 def _condition(name: str, low: float | None, high: float | None) -> str:
@@ -62,6 +65,13 @@ class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
     """
 
     raw_features = True
+    _parameter_constraints = {
+        "target": [None, str],
+        "max_depth": [Interval(int, 1, None), None],
+        "min_samples_leaf": [Interval(int, 1, None), Interval(float, 0, 1, closed="neither")],
+        "criterion": [Options(CRITERIA), None],
+        "random_state": [Interval(int, 0, 2**32 - 1), None],
+    }
 
     def __init__(
         self,
@@ -82,7 +92,8 @@ class DecisionTreeSegmenter(ClusterMixin, BaseEstimator):
         return numeric.drop(columns=[self.target]) if self.target else numeric
 
     def check_features(self, X: pd.DataFrame, y: Any = None) -> None:
-        """The target must exist (a numeric column, or the run's label) and numeric inputs remain."""
+        """Parameters first; then the target must exist (a numeric column, or the run's label) and inputs remain."""
+        validate_parameters(self, "segmentation")
         if self.target is not None and self.target not in X.select_dtypes("number").columns:
             raise DataError(
                 f"segmentation.target: '{self.target}' is not a numeric customer feature; "

@@ -1,1 +1,1 @@
-"""The tunable stages of a run, in the order they run."""
+"""The stage contract (`contract`) and the stages a run is configured with (`registry`)."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crmflow.data.baskets import BasketSource
+from crmflow.data.basket_files import BasketSource
 from crmflow.errors import ConfigError, DataError
 
 
@@ -31,7 +31,9 @@ def test_other_delimiter(tmp_path: Path) -> None:
 
 
 def test_bad_inputs(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="data.path: expected the path of a basket file"):
+    with pytest.raises(
+        ConfigError, match="^data.path: The 'path' parameter of BasketSource must be the path of a basket file"
+    ):
         BasketSource().load()
     with pytest.raises(DataError, match="data.path: file '.*nope.csv' does not exist"):
         BasketSource(str(tmp_path / "nope.csv")).load()

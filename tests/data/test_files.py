@@ -71,7 +71,8 @@ def test_headerless_file_with_positional_columns(write: Callable[..., str]) -> N
 
 def test_headerless_file_rejects_column_names(write: Callable[..., str]) -> None:
     with pytest.raises(
-        ConfigError, match=r"data.transactions.columns.timestamp: with header: false, columns are 0-based"
+        ConfigError,
+        match=r"^data.transactions.columns.timestamp: must be a 0-based column position \(header is false\) or None; got 'when'$",
     ):
         load_tx(write("1,2024-01-02,3\n"), {"customer_id": 0, "timestamp": "when", "amount": 2}, header=False)
 
@@ -281,11 +282,17 @@ def test_customer_columns_must_exist_and_hold_values(write: Callable[..., str]) 
         ({"timestamp_fromat": "%Y"}, r"^data.transactions: unknown key 'timestamp_fromat'; did you mean 'timestamp_format'\?"),
         ({"cleaning": {"drop_duplicate": True}}, r"^data.transactions.cleaning: unknown key 'drop_duplicate'; did you mean 'drop_duplicates'\?"),
         ({"columns": {"itme": "x"}}, r"^data.transactions.columns: unknown column role 'itme'; did you mean 'item'\?"),
-        ({"cleaning": {"returns": "discard"}}, r"^data.transactions.cleaning.returns: expected one of \['drop', 'keep'\]; got 'discard'$"),
-        ({"cleaning": {"missing_values": "Unknown"}}, r"^data.transactions.cleaning.missing_values: expected a list; got 'Unknown'$"),
+        ({"cleaning": {"returns": "discard"}}, r"^data.transactions.cleaning.returns: must be a str among \{'drop', 'keep'\}; got 'discard'$"),
+        ({"cleaning": {"missing_values": "Unknown"}}, r"^data.transactions.cleaning.missing_values: must be a list of placeholder values such as \['Unknown'\] or None; got 'Unknown'$"),
         ({"cleaning": {"cancel_prefix": "C"}}, r"^data.transactions.cleaning.cancel_prefix: needs columns.basket_id"),
         ({"columns": {"timestamp": None}}, r"^data.transactions.columns.timestamp: required"),
-        ({"header": "no"}, r"^data.transactions.header: expected true or false; got 'no'$"),
+        ({"header": "no"}, r"^data.transactions.header: must be an instance of 'bool'; got 'no'$"),
+        ({"sep": ""}, r"^data.transactions.sep: must be a delimiter such as ',' or ';'; got ''$"),
+        ({"decimal": ",", "thousands": ","}, r"^data.transactions.thousands: must be a single character other than decimal \(','\) or None; got ','$"),
+        ({"decimal": ",,"}, r"^data.transactions.decimal: must be a single character; got ',,'$"),
+        ({"encoding": "utf-9"}, r"^data.transactions.encoding: must be a text encoding such as 'utf-8'.*; got 'utf-9'$"),
+        ({"timestamp_format": 1}, r"^data.transactions.timestamp_format: must be a strftime format .* or None; got 1$"),
+        ({"cleaning": {"drop_duplicates": "yes"}}, r"^data.transactions.cleaning.drop_duplicates: must be an instance of 'bool'; got 'yes'$"),
     ],
 )  # fmt: skip
 def test_transaction_config_errors(tmp_path: Path, block: dict, pattern: str) -> None:
@@ -299,7 +306,15 @@ def test_transaction_config_errors(tmp_path: Path, block: dict, pattern: str) ->
     [
         ({"id_colum": "ID"}, r"^data.customers: unknown key 'id_colum'; did you mean 'id_column'"),
         ({"target": "y", "drop_columns": ["y"]}, r"^data.customers.drop_columns: cannot drop the id or target column"),
-        ({"path": None}, r"^data.customers.path: expected a file path; got None$"),
+        ({"path": None}, r"^data.customers.path: must be a file path or a pathlib.Path; got None$"),
+        (
+            {"numeric_columns": "Total"},
+            r"^data.customers.numeric_columns: must be a list of column names or positions or None; got 'Total'$",
+        ),
+        (
+            {"header": False, "id_column": "ID"},
+            r"^data.customers.id_column: must be a 0-based column position \(header is false\) or None; got 'ID'$",
+        ),
     ],
 )
 def test_customer_config_errors(tmp_path: Path, block: dict, pattern: str) -> None:

@@ -205,7 +205,10 @@ def test_invalid_parameters_raise_config_error_naming_them(params: dict[str, obj
 
 
 def test_validation_message_reads_like_scikit_learn() -> None:
-    message = "The 'n_customers' parameter of SyntheticCRM must be an int >= 10. Got 3 instead."
+    message = (
+        "data.n_customers: The 'n_customers' parameter of SyntheticCRM must be an int in the range [10, inf). "
+        "Got 3 instead."
+    )
     with pytest.raises(ConfigError) as info:
         SyntheticCRM(n_customers=3).load()
     assert str(info.value) == message

@@ -85,8 +85,17 @@ def test_spend_target_sums_the_horizon_after_the_cutoff(log: pd.DataFrame) -> No
 
 
 def test_unknown_target_is_a_config_error(log: pd.DataFrame) -> None:
-    with pytest.raises(ConfigError, match="features.target: unknown target 'spent'; did you mean 'spend'"):
+    expected = (
+        "features.target: The 'target' parameter of RFMFeatures must be a str among {'churn', 'spend'}. "
+        "Got 'spent' instead; did you mean 'spend'?"
+    )
+    with pytest.raises(ConfigError) as raised:
         RFMFeatures(target="spent").build(CRMData("toy", transactions=log))
+    assert str(raised.value) == expected
+    with pytest.raises(ConfigError, match=r"^features.cutoff: The 'cutoff' parameter of RFMFeatures must be a date"):
+        RFMFeatures(cutoff="not a date").build(CRMData("toy", transactions=log))
+    with pytest.raises(ConfigError, match=r"^features.horizon_days: .* must be an int in the range \[1, inf\)"):
+        RFMFeatures(horizon_days=0).build(CRMData("toy", transactions=log))
 
 
 def test_customer_targets_two_classes_or_numbers() -> None:

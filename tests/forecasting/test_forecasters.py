@@ -92,9 +92,16 @@ class ForecasterContract:
     def test_predict_checks_its_arguments(self, fitted: Forecaster) -> None:
         with pytest.raises(ValueError, match="not fitted yet"):
             self.make().predict(3)
-        with pytest.raises(ConfigError, match="horizon must be an int >= 1; got 0"):
+        owner = f"{type(fitted).__name__}.predict"
+        with pytest.raises(
+            ConfigError,
+            match=rf"^The 'horizon' parameter of {owner} must be an int in the range \[1, inf\)\. Got 0 instead\.$",
+        ):
             fitted.predict(0)
-        with pytest.raises(ConfigError, match=r"level must be in \(0, 1\); got 1.5"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^The 'level' parameter of {owner} must be a float in the range \(0, 1\)\. Got 1.5 instead\.$",
+        ):
             fitted.predict(3, level=1.5)
 
     def test_backtest_refits_per_fold(self) -> None:
@@ -202,11 +209,20 @@ def test_ets_beats_seasonal_naive_on_trend_and_season() -> None:
 @pytest.mark.parametrize(
     ("forecaster", "message"),
     [
-        (ETSForecaster(seasonal="add", seasonal_period=1), "forecaster.seasonal_period: seasonal='add' needs a"),
-        (ETSForecaster(trend="linear"), "forecaster.trend: .* must be one of \\[None, 'add', 'mul'\\]; got 'linear'"),
-        (ARIMAForecaster(P=1, seasonal_period=1), "forecaster.seasonal_period: seasonal orders P=1"),
-        (ARIMAForecaster(p=-1), "forecaster.p: .* must be an int in \\[0, 10\\]; got -1"),
-        (SeasonalNaiveForecaster(seasonal_period=0), "forecaster.seasonal_period: .* must be an int >= 1; got 0"),
+        (
+            ETSForecaster(seasonal="add", seasonal_period=1),
+            r"forecaster.seasonal_period: .* must be an int in the range \[2, inf\) with seasonal='add'. Got 1",
+        ),
+        (
+            ETSForecaster(trend="linear"),
+            r"forecaster.trend: .* must be a str among \{'add', 'mul'\} or None. Got 'linear'",
+        ),
+        (ARIMAForecaster(P=1, seasonal_period=1), "forecaster.seasonal_period: .* with seasonal orders P=1"),
+        (ARIMAForecaster(p=-1), r"forecaster.p: .* must be an int in the range \[0, 10\]. Got -1"),
+        (
+            SeasonalNaiveForecaster(seasonal_period=0),
+            r"forecaster.seasonal_period: .* must be an int in the range \[1, inf\). Got 0",
+        ),
     ],
 )
 def test_bad_parameters_are_config_errors(forecaster: Forecaster, message: str) -> None:

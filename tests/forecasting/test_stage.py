@@ -17,13 +17,14 @@ from helpers import (
 )
 from mlflow.tracking import MlflowClient
 
+from crmflow.config.tuning import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.forecasting.ets import ETSForecaster
 from crmflow.forecasting.metrics import FORECAST_METRICS
-from crmflow.forecasting.stage import ForecasterSettings, per_segment
+from crmflow.forecasting.settings import ForecasterSettings
+from crmflow.forecasting.stage import per_segment
 from crmflow.plan import plan_run
 from crmflow.run import _load, run
-from crmflow.tuning import Objective
 
 ONLY_FORECASTS = ["rules=none", "predictor=none", "segmentation=none", "tuning=off"]
 
@@ -92,10 +93,16 @@ def test_objective_auto_is_mase_minimized() -> None:
     [
         (
             ["forecaster.settings.per_segment=true"],
-            "forecaster.settings.per_segment: needs segment labels, but segmentation=none",
+            "forecaster.settings.per_segment needs segment labels: choose a segmentation option, e.g. segmentation=kmeans",
         ),
-        (["forecaster.settings.horizon=0"], "forecaster.settings.horizon: expected an int >= 1; got 0"),
-        (["forecaster.settings.interval=95"], r"forecaster.settings.interval: expected a level in \(0, 1\)"),
+        (
+            ["forecaster.settings.horizon=0"],
+            r"forecaster.settings.horizon: must be an int in the range \[1, inf\); got 0",
+        ),
+        (
+            ["forecaster.settings.interval=95"],
+            r"forecaster.settings.interval: must be a float in the range \(0, 1\); got 95",
+        ),
         (
             ["+forecaster.seasonl=add"],
             "forecaster: unknown parameter 'seasonl' for ETSForecaster; did you mean 'seasonal'",
@@ -122,13 +129,11 @@ def test_too_short_a_series_stops_the_cli_before_any_run(tmp_path: Path) -> None
     )
 
 
-def test_per_segment_needs_labels_at_prepare(tmp_path: Path) -> None:
-    plan = plan_run(compose_config(["forecaster=naive", *ONLY_FORECASTS, "data.n_customers=200"]))
-    ((stage, spec),) = plan.stages
-    spec.settings.per_segment = True
-    ctx, _ = _load(plan, tmp_path)
-    with pytest.raises(DataError, match="forecaster.settings.per_segment: needs segment labels"):
-        stage.prepare(spec, ctx)
+def test_per_segment_needs_labels_before_any_data(tmp_path: Path) -> None:
+    """The one hand-off check runs in the plan, with or without tuning, before anything is loaded."""
+    overrides = ["forecaster=naive", *ONLY_FORECASTS, "tuning=off", "forecaster.settings.per_segment=true"]
+    with pytest.raises(ConfigError, match="forecaster.settings.per_segment needs segment labels"):
+        plan_run(compose_config(overrides))
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +210,7 @@ def test_trials_score_only_the_tuning_folds(tmp_path: Path) -> None:
     # the baseline forecaster scored as a trial equals the baseline on the first two of three folds
     trial = stage.score(spec.build({}), prepared, spec)
     assert trial["mase"] == pytest.approx(trial["baseline_mase"])
-    final = stage.finalize(spec.build({}), prepared, spec, ctx).metrics
+    final = stage.finalize(spec.build({}), prepared, spec, ctx, None).metrics
     assert final["mase"] == pytest.approx(trial["mase"])  # the same two folds
     assert final["holdout_mase"] == pytest.approx(final["holdout_baseline_mase"])
     assert final["holdout_mase"] != pytest.approx(final["mase"])  # the third, latest fold
@@ -213,5 +218,7 @@ def test_trials_score_only_the_tuning_folds(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", [-1, 3, True])
 def test_holdout_folds_must_leave_a_tuning_fold(value: object) -> None:
-    with pytest.raises(ConfigError, match=r"forecaster.settings.holdout_folds: expected an int in \[0, folds - 1\]"):
+    with pytest.raises(
+        ConfigError, match=r"forecaster.settings.holdout_folds: must be an int in the range \[0, folds - 1\]"
+    ):
         plan_run(compose_config(["forecaster=naive", f"forecaster.settings.holdout_folds={value}"]))

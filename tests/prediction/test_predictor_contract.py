@@ -22,7 +22,7 @@ from crmflow.plan import plan_run
 from crmflow.prediction.stage import PredictorStage
 from crmflow.prediction.task import CLASSIFICATION, REGRESSION, Task, task_of
 from crmflow.run import _load
-from crmflow.stages.base import RunContext
+from crmflow.stages.contract import RunState
 
 OPTIONS = sorted(p.stem for p in (config_dir() / "predictor").glob("*.yaml") if p.stem not in {"_settings", "none"})
 SMALL = [
@@ -45,7 +45,7 @@ def _one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunContext]:
+def contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, RunState]:
     """One loaded customer table per task (the data does not depend on the predictor)."""
     built = {}
     for task, target in TARGET.items():
@@ -59,7 +59,7 @@ class Case:
     option: str
     spec: ComponentSpec
     task: Task
-    ctx: RunContext
+    ctx: RunState
 
 
 @functools.cache
@@ -70,10 +70,10 @@ def component(option: str) -> tuple[ComponentSpec, Task]:
 
 
 @pytest.fixture(params=OPTIONS)
-def case(request: pytest.FixtureRequest, contexts: dict[str, RunContext], tmp_path: Path) -> Case:
+def case(request: pytest.FixtureRequest, contexts: dict[str, RunState], tmp_path: Path) -> Case:
     spec, task = component(request.param)
     ctx = contexts[task.name]
-    return Case(request.param, spec, task, RunContext(ctx.data, ctx.table, ctx.preprocessing, ctx.seed, tmp_path))
+    return Case(request.param, spec, task, RunState(ctx.data, ctx.table, ctx.preprocessing, ctx.seed, tmp_path))
 
 
 def test_every_task_has_algorithms() -> None:
@@ -101,7 +101,7 @@ class TestPredictorContract:
 
     def test_finalize_scores_the_holdout_and_logs_a_raw_row_model(self, case: Case) -> None:
         prepared = STAGE.prepare(case.spec, case.ctx)
-        result = STAGE.finalize(case.spec.build(), prepared, case.spec, case.ctx)
+        result = STAGE.finalize(case.spec.build(), prepared, case.spec, case.ctx, None)
         for name in case.task.metrics:
             assert math.isfinite(result.metrics[f"holdout_{name}"])
         assert result.metrics["n_holdout"] == pytest.approx(0.2 * len(case.ctx.table.y), abs=1)

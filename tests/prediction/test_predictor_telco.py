@@ -12,7 +12,7 @@ from helpers import compose_config, data_file
 from crmflow.plan import plan_run
 from crmflow.prediction.metrics import classification_metrics, f1_optimal_threshold
 from crmflow.run import _load
-from crmflow.stages.base import StageResult
+from crmflow.stages.contract import StageResult
 
 RECIPE = ["+experiment=telco_churn", "segmentation=none", "tuning=off"]
 
@@ -22,7 +22,7 @@ def finalize(overrides: list[str], folder: Path) -> StageResult:
     ctx, _ = _load(plan, folder)
     ((stage, spec),) = plan.stages
     stage.check(spec, ctx)
-    return stage.finalize(spec.build(), stage.prepare(spec, ctx), spec, ctx)
+    return stage.finalize(spec.build(), stage.prepare(spec, ctx), spec, ctx, None)
 
 
 @pytest.fixture(scope="module")

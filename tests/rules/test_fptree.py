@@ -12,7 +12,7 @@ from helpers import data_file
 from crmflow.errors import ConfigError
 from crmflow.rules import Baskets, encode_baskets
 from crmflow.rules.fptree import capped, fpgrowth_itemsets, fpmax_itemsets
-from crmflow.rules.miner import frequent_patterns
+from crmflow.rules.itemsets import frequent_patterns
 
 
 def _random_matrix(n: int, seed: int):

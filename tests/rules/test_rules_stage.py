@@ -13,11 +13,11 @@ from crmflow.config.components import parse_component
 from crmflow.data.synthetic import SyntheticCRM
 from crmflow.errors import ConfigError, DataError
 from crmflow.rules.stage import RulesSettings, RulesStage
-from crmflow.stages.base import RunContext
+from crmflow.stages.contract import RunState
 
 
-def context(data, folder: Path) -> RunContext:
-    return RunContext(data, None, {}, seed=0, artifact_dir=folder)
+def context(data, folder: Path) -> RunState:
+    return RunState(data, None, {}, seed=0, artifact_dir=folder)
 
 
 def test_default_rules_beat_the_popularity_baseline(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_default_rules_beat_the_popularity_baseline(tmp_path: Path) -> None:
     ctx = context(SyntheticCRM(n_customers=1500, seed=3).load(), tmp_path)
     stage.check(spec, ctx)
     prepared = stage.prepare(spec, ctx)
-    result = stage.finalize(spec.build(), prepared, spec, ctx)
+    result = stage.finalize(spec.build(), prepared, spec, ctx, None)
     assert result.metrics["hit_rate_at_5"] > result.metrics["baseline_hit_rate_at_5"] + 0.05
     assert result.metrics["coverage"] > 0.9
     assert {p.name for p in result.artifacts} == {
@@ -66,8 +66,6 @@ def test_trials_never_see_the_holdout_baskets(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("key", ["holdout_fraction", "validation_fraction"])
 def test_split_shares_outside_zero_one_name_their_key(key: str, tmp_path: Path) -> None:
-    spec = parse_component(compose_config([f"rules.settings.{key}=1.0"]).rules, "rules", RulesSettings)
-    with pytest.raises(
-        ConfigError, match=rf"rules.settings.{key}: expected a share of the baskets in \(0, 1\); got 1.0"
-    ):
-        RulesStage().check(spec, context(SyntheticCRM(n_customers=50).load(), tmp_path))
+    # checked with the other settings when the spec is parsed, before any stage sees data
+    with pytest.raises(ConfigError, match=rf"rules.settings.{key}: must be a float in the range \(0, 1\); got 1.0"):
+        parse_component(compose_config([f"rules.settings.{key}=1.0"]).rules, "rules", RulesSettings)

@@ -12,11 +12,12 @@ from helpers import compose_config
 from crmflow.config.components import parse_component
 from crmflow.data.synthetic import SyntheticCRM
 from crmflow.errors import ConfigError, DataError
+from crmflow.plan import plan_run
 from crmflow.rules import AssociationRules, Baskets
-from crmflow.rules.miner import rule_metrics
+from crmflow.rules.rule_table import rule_metrics
 from crmflow.rules.segments import SegmentLimits, mine_per_segment
 from crmflow.rules.stage import RulesSettings, RulesStage
-from crmflow.stages.base import RunContext
+from crmflow.stages.contract import RunState, Segments
 
 
 def _baskets(rows: list[tuple[str, str]]) -> Baskets:
@@ -83,10 +84,10 @@ def test_each_segment_table_keeps_its_rules_of_highest_lift() -> None:
         assert rules["lift"].item() == full.rules[full.rules["segment"] == segment]["lift"].max()
 
 
-def _context(folder: Path, labels: pd.Series | None, table: object = "table") -> RunContext:
-    ctx = RunContext(SyntheticCRM(n_customers=800, seed=5).load(), table, {}, seed=0, artifact_dir=folder)  # type: ignore[arg-type]
+def _context(folder: Path, labels: pd.Series | None, table: object = "table") -> RunState:
+    ctx = RunState(SyntheticCRM(n_customers=800, seed=5).load(), table, {}, seed=0, artifact_dir=folder)  # type: ignore[arg-type]
     if labels is not None:
-        ctx.outputs["segment_labels"] = labels
+        ctx.segments = Segments(labels, segmenter=None, columns=[])
     return ctx
 
 
@@ -103,7 +104,7 @@ def test_stage_logs_segment_metrics_and_tables(tmp_path: Path) -> None:
     ctx = _context(tmp_path, labels)
     spec, stage = _spec(), RulesStage()
     stage.check(spec, ctx)
-    result = stage.finalize(spec.build(), stage.prepare(spec, ctx), spec, ctx)
+    result = stage.finalize(spec.build(), stage.prepare(spec, ctx), spec, ctx, None)
     assert result.metrics["segments_mined"] == labels.nunique()
     assert 0 < result.metrics["segment_hit_rate_at_5"] <= 1 and result.metrics["segment_n_rules"] > 0
     names = {p.name for p in result.artifacts}
@@ -112,9 +113,8 @@ def test_stage_logs_segment_metrics_and_tables(tmp_path: Path) -> None:
     assert np.allclose(table["lift_ratio"], table["lift"] / table["global_lift"])
 
 
-def test_per_segment_without_segments_is_a_config_error(tmp_path: Path) -> None:
-    spec, stage = _spec(), RulesStage()
-    with pytest.raises(ConfigError, match=r"rules.settings.per_segment: needs segment labels, but no segmentation ran"):
-        stage.check(spec, _context(tmp_path, None, table=None))
-    with pytest.raises(ConfigError, match=r"rules.settings.per_segment: needs segment labels"):
-        stage.prepare(spec, _context(tmp_path, None))
+def test_per_segment_without_segments_is_a_config_error() -> None:
+    """Checked once, in the plan, before any data is read: the key that asks and the group that provides."""
+    message = r"rules.settings.per_segment needs segment labels: choose a segmentation option, e.g. segmentation=kmeans"
+    with pytest.raises(ConfigError, match=message):
+        plan_run(compose_config(["segmentation=none", "rules.settings.per_segment=true"]))

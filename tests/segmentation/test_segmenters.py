@@ -23,7 +23,7 @@ from crmflow.segmentation.rfm_scores import RFMQuantileSegmenter, midrank_percen
 from crmflow.segmentation.stability import bootstrap_stability
 from crmflow.segmentation.stage import SegmentationStage, purchase_history
 from crmflow.segmentation.tree_segments import DecisionTreeSegmenter
-from crmflow.stages.base import RunContext
+from crmflow.stages.contract import RunState
 
 OPTIONS = sorted(p.stem for p in (config_dir() / "segmentation").glob("*.yaml") if p.stem not in ("_settings", "none"))
 SMALL = ["data.n_customers=1500", "rules=none", "predictor=none", "tuning=off"]
@@ -49,9 +49,9 @@ class TestSegmentationContract:
         assert trial["n_segments"] >= 2 and 0 <= trial["noise_share"] <= spec.settings.max_noise_share
         assert -1 <= trial["silhouette"] <= 1 and -1 <= trial["stability"] <= 1
 
-        result = stage.finalize(spec.build({}), prepared, spec, ctx)
+        result = stage.finalize(spec.build({}), prepared, spec, ctx, None)
         assert result.metrics["n_segments"] == trial["n_segments"]
-        labels = ctx.outputs["segment_labels"]
+        labels = ctx.segments.labels
         assert labels.index.equals(ctx.table.X.index)
         profiles = pd.read_csv(scratch / "segment_profiles.csv", index_col="segment")
         assert profiles["size"].sum() == len(labels)
@@ -68,9 +68,7 @@ class TestSegmentationContract:
         } <= set(profiles.columns)
         assert {p.name for p in result.artifacts} >= {"segments_pca.png", "segment_profile_heatmap.png"}
 
-        assigner = SegmentAssigner(
-            build_preprocessor(ctx.preprocessing), ctx.outputs["segmenter"], ctx.outputs["segment_columns"]
-        )
+        assigner = SegmentAssigner(build_preprocessor(ctx.preprocessing), ctx.segments.segmenter, ctx.segments.columns)
         train, fresh = ctx.table.X.iloc[:1000], ctx.table.X.iloc[1000:]
         assigned = assigner.fit(train, ctx.table.y.iloc[:1000]).transform(fresh)
         assert len(assigned) == len(fresh) and assigned["segment"].str.startswith("segment_").all()
@@ -195,7 +193,7 @@ def test_bad_matrices_fail_before_fitting(
     cfg = compose_config(["rules=none", "predictor=none", f"preprocessing={preprocessing}"])
     plan = plan_run(cfg)
     ((stage, spec),) = plan.stages
-    ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
+    ctx = RunState(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
     stage.check(spec, ctx)
     with pytest.raises(DataError, match=f"^segmentation: .*{message}"):
         stage.prepare(spec, ctx)
@@ -205,7 +203,7 @@ def test_one_constant_column_is_reported_not_fatal(tmp_path: Path, caplog: pytes
     plan = plan_run(compose_config(["rules=none", "predictor=none", "preprocessing=none"]))
     ((stage, spec),) = plan.stages
     frame = pd.DataFrame({"a": [1.0] * 6, "b": [1.0, 2, 3, 4, 5, 6]})
-    ctx = RunContext(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
+    ctx = RunState(CRMData("toy"), CustomerTable(frame), plan.preprocessing, 0, tmp_path)
     stage.prepare(spec, ctx)
     assert "columns ['a'] are constant after preprocessing" in caplog.text
 
@@ -219,5 +217,5 @@ def test_items_in_profiles_come_from_purchases_up_to_the_cutoff(tmp_path: Path) 
         }
     )
     table = CustomerTable(pd.DataFrame({"x": [1.0, 2.0]}, index=["a", "b"]), cutoff=pd.Timestamp("2024-02-01"))
-    ctx = RunContext(CRMData("toy", transactions=transactions), table, {}, 0, tmp_path)
+    ctx = RunState(CRMData("toy", transactions=transactions), table, {}, 0, tmp_path)
     assert purchase_history(ctx)["item"].tolist() == ["tea", "milk"]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from crmflow.forecasting.base import Forecast
-from crmflow.plots import pyplot, save_figure
+from crmflow.plots.base import pyplot, save_figure
+
+if TYPE_CHECKING:
+    from crmflow.forecasting.base import Forecast
+
+__all__ = ["forecast_plot"]
 
 
 def forecast_plot(series: pd.Series, backtest: pd.DataFrame, forecast: Forecast, title: str, path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Segmentation plots: the profile heatmap and the tuning objective against a size parameter."""
+"""Segmentation plots: customers by segment (PCA), the profile heatmap, the tuning objective by a size parameter."""
 
 from __future__ import annotations
 
@@ -7,9 +7,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmflow.plots import pyplot, save_figure
+from crmflow.plots.base import pyplot, save_figure
 
-SIZE_PARAMETERS = ("n_clusters", "n_components", "max_depth", "min_cluster_size", "eps")
+__all__ = ["objective_by_size", "profile_heatmap", "segment_labels", "segment_scatter"]
+
+
+def segment_scatter(matrix: pd.DataFrame, labels: pd.Series, path: Path) -> Path:
+    """Customers on the first two principal components, coloured by segment."""
+    from sklearn.decomposition import PCA
+
+    plt = pyplot()
+    values = matrix.to_numpy(dtype="float64")
+    components = PCA(n_components=min(2, values.shape[1])).fit_transform(values)
+    if components.shape[1] == 1:
+        components = np.column_stack([components[:, 0], np.zeros(len(components))])
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for segment in np.unique(labels):
+        mask = labels.to_numpy() == segment
+        ax.scatter(components[mask, 0], components[mask, 1], s=6, alpha=0.6, label=f"segment {segment}")
+    ax.set(xlabel="PC 1", ylabel="PC 2", title="Customer segments (PCA projection)")
+    ax.legend(markerscale=3, fontsize=8)
+    return save_figure(fig, path)
 
 
 def segment_labels(profiles: pd.DataFrame, width: int = 40) -> list[str]:
@@ -36,11 +54,12 @@ def profile_heatmap(profiles: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def objective_by_size(history: pd.DataFrame, metric: str, path: Path) -> Path | None:
-    """The study's objective against the first size parameter it tuned (e.g. k); None when none was tuned."""
+def objective_by_size(history: pd.DataFrame, metric: str, path: Path, size_parameter: str | None) -> Path | None:
+    """The study's objective against the option's size parameter (`segmentation.settings.size_parameter`, e.g.
+    n_clusters); None when the option has none or the study did not tune it."""
     complete = history[history["state"] == "COMPLETE"]
-    column = next((f"params_{p}" for p in SIZE_PARAMETERS if f"params_{p}" in complete), None)
-    if column is None or complete.empty:
+    column = f"params_{size_parameter}"
+    if size_parameter is None or column not in complete or complete.empty:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))

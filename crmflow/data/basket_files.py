@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from os import PathLike
 from pathlib import Path
 
 import pandas as pd
 
+from crmflow.config.constraints import Encoding, InstanceOf, Text
+from crmflow.config.validation import validate_parameters
 from crmflow.data.base import CRMData
-from crmflow.errors import ConfigError, DataError
+from crmflow.errors import DataError
+
+__all__ = ["BasketSource", "read_basket_lines"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,16 @@ def read_basket_lines(path: str, sep: str = ",", encoding: str = "utf-8") -> pd.
 class BasketSource:
     """Baskets from a file as transactions: one row per item; each basket is its own customer."""
 
+    _parameter_constraints = {
+        "path": [
+            Text(doc="the path of a basket file (one basket per line)"),
+            InstanceOf(PathLike, doc="a pathlib.Path"),
+        ],
+        "sep": [Text(doc="a non-empty delimiter such as ',' or ';'")],
+        "encoding": [Encoding()],
+        "name": [str],
+    }
+
     def __init__(self, path: str | None = None, sep: str = ",", encoding: str = "utf-8", name: str = "baskets") -> None:
         self.path = path
         self.sep = sep
@@ -45,11 +60,8 @@ class BasketSource:
         self.name = name
 
     def check(self) -> None:
-        """The path and delimiter, before any file is read."""
-        if not self.path:
-            raise ConfigError("data.path: expected the path of a basket file (one basket per line)")
-        if not isinstance(self.sep, str) or not self.sep:
-            raise ConfigError(f"data.sep: expected a non-empty delimiter; got {self.sep!r}")
+        """The path, delimiter and encoding, before any file is read."""
+        validate_parameters(self, "data")
 
     def load(self) -> CRMData:
         self.check()

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmflow.plots import pyplot, save_figure
+from crmflow.plots.base import pyplot, save_figure
+
+__all__ = ["confusion_matrix", "importance_bars", "predicted_vs_actual", "probability_curves"]
 
 
 def probability_curves(sets: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:

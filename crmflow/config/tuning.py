@@ -1,0 +1,159 @@
+"""The `tuning` config node: which stages are tuned, towards what, with how many trials.
+
+Light on purpose (no Optuna import): the stage contract and the run plan read it. Its keys are checked
+with the vocabulary of crmflow.config.validation, like every other key a user types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from crmflow.config.constraints import Boolean, InstanceOf, Interval, Options
+from crmflow.config.validation import validate
+from crmflow.errors import ConfigError, did_you_mean
+
+DIRECTIONS = ("maximize", "minimize")
+AUTO = "auto"  # an objective metric that means "the stage's default for this component"
+TUNING_KEYS = (
+    "n_trials",
+    "timeout",
+    "seed",
+    "storage",
+    "study_name",
+    "max_failures",
+    "sampler",
+    "start_from_config",
+    "objectives",
+    "stages",
+)
+BUDGET_KEYS = ("n_trials", "timeout")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The metric a stage's study optimises and its direction."""
+
+    metric: str
+    direction: str
+
+    constraints: ClassVar[dict[str, list[Any]]] = {"metric": [str], "direction": [Options(DIRECTIONS)]}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many trials (and seconds) one stage's study may spend."""
+
+    n_trials: int
+    timeout: float | None
+
+    constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_trials": [Interval(int, 0, None)],
+        "timeout": [Interval(float, 0, None, closed="neither", doc="a number of seconds > 0"), None],
+    }
+
+
+def _known_keys(node: Mapping[str, Any], keys: tuple[str, ...], key: str) -> None:
+    for name in sorted(set(node) - set(keys)):
+        raise ConfigError(f"{key}: unknown key '{name}'{did_you_mean(name, keys)}")
+
+
+def _entries(node: Mapping[str, Any], stage_names: list[str], key: str, example: str) -> dict[str, Mapping[str, Any]]:
+    """`<key>.<stage>: {...}` entries, each naming a known stage and holding a mapping."""
+    for stage in node:
+        if stage not in stage_names:
+            raise ConfigError(f"{key}: unknown stage '{stage}'{did_you_mean(stage, stage_names)}")
+    validate(node, dict.fromkeys(node, [InstanceOf(Mapping, doc="a mapping", hint=f"; e.g. {example}")]), key)
+    return dict(node)
+
+
+@dataclass
+class TuningSettings:
+    """The parsed `tuning` config node."""
+
+    n_trials: int
+    timeout: float | None
+    seed: int
+    storage: str | None
+    study_name: str | None
+    max_failures: int
+    sampler: Mapping[str, Any] | None
+    objectives: dict[str, Objective] = field(default_factory=dict)
+    start_from_config: bool = True
+    budgets: dict[str, Budget] = field(default_factory=dict)
+
+    constraints: ClassVar[dict[str, list[Any]]] = {
+        **Budget.constraints,
+        "seed": [int],
+        "storage": [str, None],
+        "study_name": [str, None],
+        "max_failures": [Interval(int, 0, None)],
+        "sampler": [Mapping, None],
+        "start_from_config": [Boolean()],
+        "objectives": [Mapping, None],
+        "stages": [Mapping, None],
+    }
+
+    @classmethod
+    def parse(cls, node: Mapping[str, Any], stage_names: list[str]) -> TuningSettings:
+        _known_keys(node, TUNING_KEYS, "tuning")
+        values = {"n_trials": 0, "timeout": None, "seed": 0, "storage": None, "study_name": None, "sampler": None}
+        values.update(start_from_config=True, objectives=None, stages=None)
+        values.update(node)
+        values.setdefault("max_failures", values["n_trials"])
+        validate(values, cls.constraints, "tuning")
+        default = Budget(values["n_trials"], values["timeout"])
+        return cls(
+            n_trials=default.n_trials,
+            timeout=default.timeout,
+            seed=values["seed"],
+            storage=values["storage"],
+            study_name=values["study_name"],
+            max_failures=values["max_failures"],
+            sampler=values["sampler"],
+            objectives=_objectives(values["objectives"] or {}, stage_names),
+            start_from_config=values["start_from_config"],
+            budgets=_budgets(values["stages"] or {}, stage_names, default),
+        )
+
+    def budget(self, stage: str) -> Budget:
+        """`tuning.stages.<stage>` when given, else the run-wide `tuning.n_trials` and `tuning.timeout`."""
+        return self.budgets.get(stage, Budget(self.n_trials, self.timeout))
+
+    def wants(self, stage: str) -> bool:
+        """Whether the stage has an objective and trials to spend (its search space decides the rest)."""
+        return stage in self.objectives and self.budget(stage).n_trials > 0
+
+
+def _objectives(node: Mapping[str, Any], stage_names: list[str]) -> dict[str, Objective]:
+    """`tuning.objectives.<stage>: {metric, direction}`; `{metric: auto}` is resolved by the plan."""
+    objectives = {}
+    example = "{metric: silhouette, direction: maximize}"
+    for stage, entry in _entries(node, stage_names, "tuning.objectives", example).items():
+        key = f"tuning.objectives.{stage}"
+        _known_keys(entry, tuple(Objective.constraints), key)
+        values = {"metric": None, "direction": "maximize", **entry}
+        validate(values, Objective.constraints, key)
+        metric = values["metric"]
+        objectives[stage] = Objective(AUTO, AUTO) if metric == AUTO else Objective(metric, values["direction"])
+    return objectives
+
+
+def _budgets(node: Mapping[str, Any], stage_names: list[str], default: Budget) -> dict[str, Budget]:
+    """`tuning.stages.<stage>: {n_trials, timeout}`, each key left out or null falling back to the run-wide value
+    (so an entry of nulls sets nothing, whether or not its stage is configured)."""
+    budgets = {}
+    given = {stage: entry for stage, entry in node.items() if not _all_null(entry)}
+    for stage, entry in _entries(given, stage_names, "tuning.stages", "{n_trials: 20, timeout: 600}").items():
+        key = f"tuning.stages.{stage}"
+        _known_keys(entry, BUDGET_KEYS, key)
+        values = {"n_trials": default.n_trials, "timeout": default.timeout}
+        values.update({name: value for name, value in entry.items() if value is not None})
+        validate(values, Budget.constraints, key)
+        budgets[stage] = Budget(values["n_trials"], values["timeout"])
+    return budgets
+
+
+def _all_null(entry: Any) -> bool:
+    return isinstance(entry, Mapping) and all(value is None for value in entry.values())

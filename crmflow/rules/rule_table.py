@@ -1,0 +1,158 @@
+"""The rules table: candidate rules from itemsets, metrics from integer basket counts, one sort order."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from crmflow.rules.baskets import Baskets, encode_baskets
+from crmflow.rules.itemsets import frequent_patterns, splits
+
+__all__ = ["METRICS", "OPEN_BELOW", "RULE_COLUMNS", "mine_rules", "rule_metrics"]
+
+# rule metric -> valid range of min_threshold
+METRICS: dict[str, tuple[float, float]] = {
+    "support": (0.0, 1.0),
+    "confidence": (0.0, 1.0),
+    "lift": (0.0, math.inf),
+    "leverage": (-1.0, 1.0),
+    "conviction": (0.0, math.inf),
+    "zhangs_metric": (-1.0, 1.0),
+}
+OPEN_BELOW = {"support", "confidence"}  # a threshold of 0 keeps nothing out: (0, 1]
+RULE_COLUMNS = [
+    "antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction", "zhangs_metric",
+    "antecedent_count", "support_count",
+]  # fmt: skip
+# mlxtend compares floats; candidates are pre-filtered this much below the threshold, then exactly.
+_SLACK = 1e-9
+
+
+def mine_rules(
+    itemsets: pd.DataFrame,
+    matrix: sp.csr_matrix,
+    items: list[str],
+    *,
+    complete: bool,
+    metric: str,
+    min_threshold: float,
+    min_len: int,
+    single_consequent: bool,
+    max_itemsets: int,
+) -> pd.DataFrame:
+    """Rules passing min_len, single_consequent and the exact metric threshold, sorted.
+
+    ``complete``: ``itemsets`` holds every frequent itemset (else maximal ones, whose splits are the candidates).
+    """
+    if not (itemsets["itemsets"].map(len) >= max(2, min_len)).any():
+        return _empty_rules()
+    n = matrix.shape[0]
+    if complete:
+        candidates = _candidate_rules(itemsets, n, metric, min_threshold)
+    else:  # maximal itemsets lack their subsets' supports: enumerate their splits only
+        candidates = splits(itemsets["itemsets"], single_consequent, max_itemsets)[["antecedents", "consequents"]]
+    sizes = candidates["antecedents"].map(len) + candidates["consequents"].map(len)
+    keep = sizes >= min_len
+    if single_consequent:
+        keep &= candidates["consequents"].map(len) == 1
+    candidates = candidates.loc[keep].reset_index(drop=True)
+    if candidates.empty:
+        return _empty_rules()
+    rules = _with_metrics(candidates, _count_lookup(itemsets, matrix, items), n)
+    rules = rules.loc[rules[metric] >= min_threshold]
+    return _sort_rules(rules)
+
+
+def _candidate_rules(itemsets: pd.DataFrame, n: int, metric: str, min_threshold: float) -> pd.DataFrame:
+    """Antecedent/consequent pairs from mlxtend, a superset of the rules passing the threshold."""
+    association_rules = frequent_patterns().association_rules
+    slack = _SLACK * max(1.0, abs(float(min_threshold)))
+    found = association_rules(
+        itemsets[["support", "itemsets"]], num_itemsets=n, metric=metric,
+        min_threshold=min_threshold - slack, return_metrics=["support"],
+    )  # fmt: skip
+    return found[["antecedents", "consequents"]]
+
+
+def rule_metrics(rules: pd.DataFrame, baskets: Baskets) -> pd.DataFrame:
+    """Support, confidence, lift, ... of the given (antecedents, consequents) rules on ``baskets``.
+
+    Counts come straight from the baskets, so any rule can be scored on any basket set (e.g. a
+    segment's rules on all baskets). A rule whose antecedent never occurs gets NaN ratios.
+    """
+    if rules.empty:
+        return _empty_rules()
+    matrix, items = encode_baskets(baskets)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _with_metrics(rules[["antecedents", "consequents"]], _Counter({}, matrix, items), matrix.shape[0])
+
+
+def _count_lookup(itemsets: pd.DataFrame, matrix: sp.csr_matrix, items: list[str]) -> _Counter:
+    """A basket counter seeded with the mined itemsets' counts."""
+    return _Counter(dict(zip(itemsets["itemsets"], itemsets["support_count"])), matrix, items)
+
+
+class _Counter:
+    """Basket counts of itemsets: from the mined itemsets, else counted in the basket matrix."""
+
+    def __init__(self, known: dict[frozenset[str], int], matrix: sp.csr_matrix, items: list[str]) -> None:
+        self.known, self.matrix, self.columns = known, matrix, {item: i for i, item in enumerate(items)}
+
+    def __call__(self, sets: pd.Series) -> np.ndarray:
+        counts = np.fromiter((self.known.get(s, -1) for s in sets), dtype=np.int64, count=len(sets))
+        missing = np.flatnonzero(counts < 0)
+        if len(missing):
+            counts[missing] = self._count([sets.iloc[i] for i in missing])
+        return counts
+
+    def _count(self, sets: list[frozenset[str]]) -> np.ndarray:
+        """Count the baskets holding each set: its overlap with a basket equals its size."""
+        unique = list(dict.fromkeys(sets))
+        indicator, _ = encode_baskets(Baskets(items=unique), items=list(self.columns))
+        overlap = (self.matrix.astype(np.int32) @ indicator.T.astype(np.int32)).tocsc()
+        owner = np.repeat(np.arange(len(unique)), np.diff(overlap.indptr))
+        sizes = np.array([len(s) for s in unique], dtype=np.int64)
+        per_set = np.bincount(owner[overlap.data == sizes[owner]], minlength=len(unique))
+        self.known.update(zip(unique, per_set.tolist()))
+        return np.array([self.known[s] for s in sets], dtype=np.int64)
+
+
+def _with_metrics(rules: pd.DataFrame, count: _Counter, n: int) -> pd.DataFrame:
+    """Rule metrics from integer counts, each a single rounding, as arules computes them."""
+    a = count(rules["antecedents"]).astype(np.float64)
+    c = count(rules["consequents"]).astype(np.float64)
+    ac = count(rules["antecedents"].combine(rules["consequents"], frozenset.union)).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conviction = np.where(ac < a, (n - c) * a / (n * (a - ac)), np.inf)
+        # Zhang's metric in counts: (n·ac − a·c) / max(ac·(n − a), a·(c − ac))
+        zhang = (ac * n - a * c) / np.maximum(ac * (n - a), a * (c - ac))
+    out = rules.assign(
+        support=ac / n,
+        confidence=ac / a,
+        lift=(ac * n) / (a * c),
+        leverage=(ac * n - a * c) / (float(n) * n),
+        conviction=conviction,
+        zhangs_metric=np.nan_to_num(zhang, nan=0.0),
+        antecedent_count=a.astype(np.int64),
+        support_count=ac.astype(np.int64),
+    )
+    return out[RULE_COLUMNS]
+
+
+def _sort_rules(rules: pd.DataFrame) -> pd.DataFrame:
+    """Lift desc, confidence desc, then support desc and item names, so every miner agrees."""
+    names = {col: rules[col].map(lambda s: "\x1f".join(sorted(s))) for col in ("antecedents", "consequents")}
+    keyed = rules.assign(_a=names["antecedents"], _c=names["consequents"])
+    keyed = keyed.sort_values(
+        ["lift", "confidence", "support", "_a", "_c"], ascending=[False, False, False, True, True], kind="stable"
+    )
+    return keyed.drop(columns=["_a", "_c"]).reset_index(drop=True)
+
+
+def _empty_rules() -> pd.DataFrame:
+    """The rules table with no rows and the usual columns and dtypes."""
+    dtypes = {"antecedents": object, "consequents": object, "antecedent_count": np.int64, "support_count": np.int64}
+    return pd.DataFrame({col: pd.Series(dtype=dtypes.get(col, np.float64)) for col in RULE_COLUMNS})

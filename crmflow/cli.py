@@ -58,10 +58,16 @@ def _task(cfg: DictConfig) -> None:
     print(format_summary(result), flush=True)
 
 
-def _search_dirs(hydra_cfg: DictConfig) -> list[Path]:
-    """The config folders on Hydra's search path (a user's --config-dir among them)."""
-    sources = hydra_cfg.runtime.config_sources
-    return [Path(str(s.path)) for s in sources if str(s.schema) == "file" and s.path]
+def _search_dirs(hydra_cfg: DictConfig) -> list[Path | None]:
+    """Hydra's search path in its order: config folders (a user's --config-dir among them), and
+    None where the config store (crmflow's recipes) stands."""
+    places: list[Path | None] = []
+    for source in hydra_cfg.runtime.config_sources:
+        if str(source.schema) == "file" and source.path:
+            places.append(Path(str(source.path)))
+        elif str(source.schema) == "structured" and None not in places:
+            places.append(None)
+    return places if None in places else [*places, None]
 
 
 def _fail(error: BaseException) -> NoReturn:

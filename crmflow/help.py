@@ -73,7 +73,8 @@ def _groups(folders: Sequence[Path]) -> dict[str, list[str]]:
     """group -> option names found in any of `folders` (the experiment folder left to `+experiment=`)."""
     found: dict[str, set[str]] = {}
     for folder in folders:
-        for group in (p for p in folder.iterdir() if p.is_dir() and p.name != "experiment"):
+        groups = (p for p in folder.iterdir() if p.is_dir() and p.name != "experiment" and p.name[0] not in "._")
+        for group in groups:
             found.setdefault(group.name, set()).update(options(group))
     return {group: sorted(names) for group, names in sorted(found.items())}
 

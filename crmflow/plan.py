@@ -20,10 +20,11 @@ from crmflow.config.components import (
     user_packages,
 )
 from crmflow.config.pinning import pinned_parameters
-from crmflow.config.search_space import SearchSpace
+from crmflow.config.search_space import SearchSpace, configured_value
 from crmflow.config.tuning import AUTO, TuningSettings
 from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
+from crmflow.paths import config_dir
 from crmflow.preprocessing import build_preprocessor
 from crmflow.stages.contract import Stage
 from crmflow.stages.registry import KEY as STAGES_KEY
@@ -64,6 +65,11 @@ class RunPlan:
         return int(self.config.get("seed", 0))
 
 
+def config_groups() -> set[str]:
+    """The config groups crmflow ships (folders of conf/)."""
+    return {p.name for p in config_dir().iterdir() if p.is_dir()}
+
+
 def _resolved(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     try:
         return OmegaConf.to_container(OmegaConf.create(cfg) if not isinstance(cfg, DictConfig) else cfg, resolve=True)
@@ -84,25 +90,17 @@ def _optional_component(config: Mapping[str, Any], key: str) -> Any | None:
     return None if node.get("_target_") is None else build_node(node, key)
 
 
-def _configured(params: Mapping[str, Any], name: str) -> Any:
-    """The configured value of a (possibly nested, `estimator__C`) parameter."""
-    head, _, rest = name.partition("__")
-    value = params.get(head)
-    return _configured(value, rest) if rest and isinstance(value, Mapping) else value
-
-
-def _pinned(spec: ComponentSpec, stage: str, keys: Collection[str]) -> ComponentSpec:
-    """The spec without the tunable parameters the user set by hand (logged once, with what is left)."""
+def _pinned(spec: ComponentSpec, stage: str, keys: Collection[str]) -> tuple[ComponentSpec, str | None]:
+    """The spec without the tunable parameters the user set by hand, and the line that says so."""
     pinned = pinned_parameters(stage, keys, spec.search_space.names)
     if not pinned:
-        return spec
+        return spec, None
     rest = [d for d in spec.search_space.dimensions if d.name not in pinned]
     values = ", ".join(
-        f"{stage}.{name.replace('__', '.')} pinned to {_configured(spec.params, name)!r}" for name in pinned
+        f"{stage}.{name.replace('__', '.')} pinned to {configured_value(spec.params, name)!r}" for name in pinned
     )
     left = f"tuning the rest: {', '.join(d.name for d in rest)}" if rest else "nothing left to tune: one fit"
-    logger.info("%s; %s", values, left)
-    return dataclasses.replace(spec, search_space=SearchSpace(tuple(rest)))
+    return dataclasses.replace(spec, search_space=SearchSpace(tuple(rest))), f"{values}; {left}"
 
 
 def _active_stages(
@@ -112,9 +110,11 @@ def _active_stages(
     for stage in registered:
         node = _section(config, stage.name)
         if node.get("_target_") is not None:
-            spec = _pinned(parse_component(node, stage.name, stage.settings_type), stage.name, user_keys)
+            spec, pins = _pinned(parse_component(node, stage.name, stage.settings_type), stage.name, user_keys)
             validate_parameters(spec.build(), stage.name)  # the configured (and pinned) values, typed
             stage.check_config(spec)
+            if pins:
+                logger.info(pins)
             active.append((stage, spec))
     return active
 
@@ -149,7 +149,12 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     registered = registered_stages(config.get(STAGES_KEY))
     known = [*RUN_KEYS, *(s.name for s in registered)]
     for key in config:
-        if key not in known:
+        if key in config_groups():
+            if key not in known:
+                raise ConfigError(
+                    f"{key}: a config group with no stage under {STAGES_KEY}: (add it there, or drop ~{key})"
+                )
+        elif key not in known:
             raise ConfigError(f"unknown top-level key '{key}'{did_you_mean(key, known)}")
     source = build_node(_section(config, "data"), "data")
     validate_parameters(source, "data")
@@ -161,6 +166,8 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     stages = _active_stages(config, registered, user_keys)
     check_handoffs(stages, registered)
     tuning = TuningSettings.parse(_section(config, "tuning"), [s.name for s in registered])
+    if tuning.sampler is not None:
+        build_node(tuning.sampler, "tuning.sampler")  # the sampler's class and parameter names, before any data
     _check_objectives(tuning, stages)
     tracking = _section(config, "tracking")
     for key in sorted(set(tracking) - set(TRACKING_KEYS)):

@@ -30,6 +30,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from crmflow.config.components import build_node
+from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, DataError, did_you_mean
 
 NODE_KEYS = ("columns", "final")
@@ -138,6 +139,7 @@ def _steps(nodes: Any, key: str) -> list[tuple[str, Any]]:
         if not isinstance(node, Mapping):
             raise ConfigError(f"{key}[{position}]: expected a step with a '_target_'; got {node!r}")
         estimator = build_node(node, f"{key}[{position}]")
+        validate_parameters(estimator, f"{key}[{position}]")
         steps.append((f"{position}_{type(estimator).__name__.lower()}", estimator))
     return steps
 

@@ -110,7 +110,7 @@ def tune(
         n_trials=budget.n_trials,
         timeout=budget.timeout,
         catch=(Exception,),
-        callbacks=[_progress(stage, objective, budget.n_trials), _failure_budget(settings.max_failures)],
+        callbacks=[_progress(stage, objective, budget.n_trials), _failure_budget(settings.failure_limit(stage))],
     )
     states = [t.state for t in study.trials]
     complete = states.count(optuna.trial.TrialState.COMPLETE)

@@ -81,7 +81,14 @@ def test_nested_target_outside_the_allow_list_is_refused_before_anything_is_buil
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built: list[dict] = []
-    monkeypatch.setattr(sklearn.tree, "DecisionTreeClassifier", lambda **params: built.append(params))
+
+    class Recorder:  # stands in for DecisionTreeClassifier and records being built
+        __module__ = "sklearn.tree._classes"
+
+        def __init__(self, **params: object) -> None:
+            built.append(params)
+
+    monkeypatch.setattr(sklearn.tree, "DecisionTreeClassifier", Recorder)
     node = {
         "_target_": "sklearn.ensemble.VotingClassifier",
         "estimators": [["tree", {"_target_": "sklearn.tree.DecisionTreeClassifier"}], ["x", {"_target_": "os.system"}]],
@@ -222,3 +229,13 @@ def test_cli_tunes_a_nested_estimator_from_a_user_config_dir(user_conf: Path, tm
     assert parent.info.status == "FINISHED"
     assert 2 <= int(parent.data.params["predictor.best.estimator__max_depth"]) <= 6
     assert parent.data.params["predictor._target_"] == "sklearn.ensemble.BaggingClassifier"
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["sklearn.utils._testing.check_output", "statsmodels.iolib.smpickle.load_pickle", "sklearn.cluster.k_means"],
+)
+def test_a_function_or_a_re_exported_name_is_not_a_target(target: str) -> None:
+    """Only classes defined in an allowed package: a re-exported `subprocess.check_output` is refused unbuilt."""
+    with pytest.raises(ConfigError, match=f"data._target_: '{target}' is not allowed; a target must be a class"):
+        build_node({"_target_": target, "args": ["id"]}, "data")

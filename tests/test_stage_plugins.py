@@ -92,7 +92,11 @@ def test_stages_come_from_the_config_in_order() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["+stages.toy=os.system"], "stages.toy._target_: 'os.system' is not allowed"),
+        (["+stages.toy=os.system"], "stages.toy: 'os.system' is not allowed"),
+        (
+            ["+stages.toy=sklearn.utils._testing.check_output"],
+            "stages.toy: 'sklearn.utils._testing.check_output' is not",
+        ),
         (["+stages.toy=crmflow.rules.stage.RulesStage"], "stages.toy: crmflow.rules.stage.RulesStage is the stage"),
         (["+stages.toy=crmflow.errors.ConfigError"], "stages.toy: crmflow.errors.ConfigError is not a crmflow stage"),
         (["+toy=1"], "unknown top-level key 'toy'"),
@@ -111,7 +115,7 @@ def test_a_bad_stage_entry_is_one_config_error(overrides: list[str], message: st
     ],
 )
 def test_a_missing_hand_off_names_the_key_and_the_provider(overrides: list[str], key: str) -> None:
-    message = f"{key} needs segment labels: choose a segmentation option, e.g. segmentation=kmeans"
+    message = f"{key} needs segment labels: segmentation=none; choose a segmentation option, e.g. segmentation=kmeans"
     with pytest.raises(ConfigError, match=message):
         plan_run(compose_config(["segmentation=none", *overrides]))
     plan_run(compose_config(overrides))  # with a segmentation, the same config plans
@@ -208,7 +212,10 @@ def test_a_toy_stage_without_its_hand_off_stops_before_any_data(tmp_path: Path) 
     args = ["--config-dir", str(conf), "+toy=count", "+stages.toy=toy_plugin.ToyStage", "allowed_packages=[toy_plugin]"]
     result = run_cli(*args, "segmentation=none", cwd=tmp_path)
     assert result.returncode == 2
-    assert "toy.settings.per_segment needs segment labels: choose a segmentation option" in result.stderr
+    assert (
+        "toy.settings.per_segment needs segment labels: segmentation=none; choose a segmentation option"
+        in result.stderr
+    )
     assert not (tmp_path / "mlruns").exists()
 
 
@@ -217,3 +224,19 @@ def test_a_pinned_value_is_type_checked_like_any_value() -> None:
     overrides = ["segmentation.n_clusters=abc"]
     with pytest.raises(ConfigError, match=r"segmentation.n_clusters: The 'n_clusters' parameter of KMeans must be"):
         plan_run(compose_config(overrides), override_keys(overrides))
+
+
+def test_recipe_keys_follow_the_search_path_and_nested_recipes(tmp_path: Path) -> None:
+    from crmflow.config.experiments import STORE, recipe_keys, register_experiments
+
+    register_experiments()
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "base.yaml").write_text("# @package _global_\nrules: {max_len: 3}\n")
+    (tmp_path / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\ndefaults: [/experiment/base, online_retail]\nrules: {min_support: 0.05}\n"
+    )
+    keys = recipe_keys("mine", [tmp_path, STORE])
+    assert {"rules.min_support", "rules.max_len", "data.transactions.path"} <= keys
+    (tmp_path / "experiment" / "groceries.yaml").write_text("# @package _global_\nrules: {min_len: 3}\n")
+    assert recipe_keys("groceries", [tmp_path, STORE]) == {"rules.min_len"}  # the user's recipe comes first
+    assert "rules.min_threshold" in recipe_keys("groceries", [STORE, tmp_path])

@@ -57,24 +57,39 @@ def allowed_prefixes() -> tuple[str, ...]:
     return ALLOWED_PREFIXES + tuple(f"{name}." for name in _USER_PACKAGES.get())
 
 
-def resolve_target(target: str, key: str) -> Callable[..., Any]:
-    """Import the class or function named by `_target_`, refusing modules off the allow-list."""
+def resolve_target(target: str, key: str, field: str = "._target_") -> type:
+    """Import the class named by `_target_`, refusing modules off the allow-list.
+
+    The name must start with an allowed package, and so must the module the object is defined in:
+    a function re-exported by an allowed module (e.g. `subprocess.check_output` inside a
+    scikit-learn testing module) is refused, and so is anything that is not a class.
+    """
     prefixes = allowed_prefixes()
+    where = f"{key}{field}"
     if not isinstance(target, str) or not target.startswith(prefixes):
         raise ConfigError(
-            f"{key}._target_: '{target}' is not allowed; targets must start with one of {', '.join(prefixes)} "
+            f"{where}: '{target}' is not allowed; targets must start with one of {', '.join(prefixes)} "
             f"(add your own package to {ALLOWED_PACKAGES_KEY})"
         )
+    found = _import_attribute(target, where)
+    defined_in = f"{getattr(found, '__module__', '')}."
+    if not inspect.isclass(found) or not defined_in.startswith(prefixes):
+        raise ConfigError(
+            f"{where}: '{target}' is not allowed; a target must be a class defined in an allowed package "
+            f"(it is {'a class from ' + defined_in.rstrip('.') if inspect.isclass(found) else type(found).__name__})"
+        )
+    return found
+
+
+def _import_attribute(target: str, where: str) -> Any:
     module_name, _, attribute = target.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"{key}._target_: cannot import module '{module_name}' ({exc})") from exc
+        raise ConfigError(f"{where}: cannot import module '{module_name}' ({exc})") from exc
     if not hasattr(module, attribute):
         public = [name for name in dir(module) if not name.startswith("_")]
-        raise ConfigError(
-            f"{key}._target_: module '{module_name}' has no '{attribute}'{did_you_mean(attribute, public)}"
-        )
+        raise ConfigError(f"{where}: module '{module_name}' has no '{attribute}'{did_you_mean(attribute, public)}")
     return getattr(module, attribute)
 
 

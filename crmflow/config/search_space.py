@@ -48,9 +48,9 @@ class Dimension:
     log: bool = False
     choices: tuple[Any, ...] = ()
 
-    def suggest(self, trial: TrialLike, prefix: str = "") -> Any:
-        """Draw a value from the trial; `prefix` keeps names unique when stages share a study."""
-        name = prefix + self.name
+    def suggest(self, trial: TrialLike) -> Any:
+        """Draw a value from the trial."""
+        name = self.name
         if self.type == "categorical":
             return trial.suggest_categorical(name, list(self.choices))
         if self.type == "int":
@@ -91,37 +91,37 @@ class SearchSpace:
         """
         point = {}
         for dimension in self.dimensions:
-            value = _configured_value(params, dimension.name)
-            if value is not _MISSING and dimension.contains(value):
+            value = configured_value(params, dimension.name)
+            if value is not MISSING and dimension.contains(value):
                 point[dimension.name] = value
         return point
 
 
-_MISSING = object()
+MISSING = object()  # what configured_value returns for a parameter the config does not set
 
 
 def _child(node: Any, name: str) -> Any:
     """A parameter of a config node, or the node named `name` in one of its `[name, node, ...]` lists
     (a Pipeline's steps, a VotingClassifier's estimators), as scikit-learn's `get_params(deep=True)` names them."""
     if not isinstance(node, Mapping):
-        return _MISSING
+        return MISSING
     if name in node:
         return node[name]
     for value in node.values():
         for item in value if isinstance(value, Sequence) and not isinstance(value, str) else ():
             if isinstance(item, Sequence) and not isinstance(item, str) and len(item) >= 2 and item[0] == name:
                 return item[1]
-    return _MISSING
+    return MISSING
 
 
-def _configured_value(params: Mapping[str, Any], name: str) -> Any:
-    """The value `params` configures for `name` (`estimator__C` walks into the `estimator` node), or `_MISSING`."""
+def configured_value(params: Mapping[str, Any], name: str) -> Any:
+    """The value `params` configures for `name` (`estimator__C` walks into the `estimator` node), or `MISSING`."""
     if name in params:
         return params[name]
     value: Any = params
     for part in name.split("__"):
         value = _child(value, part)
-        if value is _MISSING:
+        if value is MISSING:
             break
     return value
 

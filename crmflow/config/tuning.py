@@ -77,7 +77,7 @@ class TuningSettings:
     seed: int
     storage: str | None
     study_name: str | None
-    max_failures: int
+    max_failures: int | None  # None: a stage's own number of trials
     sampler: Mapping[str, Any] | None
     objectives: dict[str, Objective] = field(default_factory=dict)
     start_from_config: bool = True
@@ -88,7 +88,7 @@ class TuningSettings:
         "seed": [int],
         "storage": [str, None],
         "study_name": [str, None],
-        "max_failures": [Interval(int, 0, None)],
+        "max_failures": [Interval(int, 0, None), None],
         "sampler": [Mapping, None],
         "start_from_config": [Boolean()],
         "objectives": [Mapping, None],
@@ -101,7 +101,7 @@ class TuningSettings:
         values = {"n_trials": 0, "timeout": None, "seed": 0, "storage": None, "study_name": None, "sampler": None}
         values.update(start_from_config=True, objectives=None, stages=None)
         values.update(node)
-        values.setdefault("max_failures", values["n_trials"])
+        values.setdefault("max_failures", None)
         validate(values, cls.constraints, "tuning")
         default = Budget(values["n_trials"], values["timeout"])
         return cls(
@@ -120,6 +120,10 @@ class TuningSettings:
     def budget(self, stage: str) -> Budget:
         """`tuning.stages.<stage>` when given, else the run-wide `tuning.n_trials` and `tuning.timeout`."""
         return self.budgets.get(stage, Budget(self.n_trials, self.timeout))
+
+    def failure_limit(self, stage: str) -> int:
+        """Failed trials a stage's study may have before it stops: `max_failures`, else its number of trials."""
+        return self.budget(stage).n_trials if self.max_failures is None else self.max_failures
 
     def wants(self, stage: str) -> bool:
         """Whether the stage has an objective and trials to spend (its search space decides the rest)."""

@@ -57,12 +57,7 @@ def _baseline(settings: ForecasterSettings) -> SeasonalNaiveForecaster:
     return SeasonalNaiveForecaster(seasonal_period=settings.seasonal_period)
 
 
-def _checked(estimator: Any, series: pd.Series, settings: ForecasterSettings) -> None:
-    if not isinstance(estimator, Forecaster):
-        raise ConfigError(
-            f"forecaster._target_: {type(estimator).__name__} is not a crmflow forecaster "
-            "(expected a subclass of crmflow.forecasting.base.Forecaster)"
-        )
+def _checked(estimator: Forecaster, series: pd.Series, settings: ForecasterSettings) -> None:
     for candidate in (estimator, _baseline(settings)):
         settings.windows.check_length(series, candidate, settings.seasonal_period)
         candidate.check_series(series)
@@ -115,6 +110,14 @@ class ForecasterStage(Stage):
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return Objective("mase", "minimize")
+
+    def check_config(self, spec: ComponentSpec) -> None:
+        estimator = spec.build({})
+        if not isinstance(estimator, Forecaster):
+            raise ConfigError(
+                f"forecaster._target_: {type(estimator).__name__} is not a crmflow forecaster "
+                "(expected a subclass of crmflow.forecasting.base.Forecaster)"
+            )
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if state.data.transactions is None:

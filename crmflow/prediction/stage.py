@@ -77,6 +77,13 @@ class PredictorStage(Stage):
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return task_of(spec).objective
 
+    def check_config(self, spec: ComponentSpec) -> None:
+        if spec.settings.target_transform == LOG1P and task_of(spec) is not REGRESSION:
+            raise ConfigError(
+                f"predictor.settings.target_transform: {LOG1P} transforms a regression target; "
+                f"{spec.short_name} is a classifier (set it to none)"
+            )
+
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if state.table is None or state.table.y is None:
             raise DataError(
@@ -84,19 +91,12 @@ class PredictorStage(Stage):
                 "data.customers.target"
             )
         settings: PredictorSettings = spec.settings
-        task = task_of(spec)
-        task.check_target(state.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
-        if settings.target_transform == LOG1P:
-            if task is not REGRESSION:
-                raise ConfigError(
-                    f"predictor.settings.target_transform: {LOG1P} transforms a regression target; "
-                    f"{spec.short_name} is a classifier (set it to none)"
-                )
-            if state.table.y.min() <= -1:
-                raise DataError(
-                    f"predictor.settings.target_transform: {LOG1P} needs target '{state.table.y.name}' > -1; "
-                    f"its minimum is {state.table.y.min():g}"
-                )
+        task_of(spec).check_target(state.table.y, spec.short_name, settings.cv_folds, settings.holdout_fraction)
+        if settings.target_transform == LOG1P and state.table.y.min() <= -1:
+            raise DataError(
+                f"predictor.settings.target_transform: {LOG1P} needs target '{state.table.y.name}' > -1; "
+                f"its minimum is {state.table.y.min():g}"
+            )
 
     def prepare(self, spec: ComponentSpec, state: RunState) -> PredictorInput:
         settings: PredictorSettings = spec.settings

@@ -13,14 +13,13 @@ number of segments is an option's YAML setting (`segmentation.settings.size_para
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from crmflow.errors import ConfigError, did_you_mean
 
 __all__ = [
     "FeatureChecker",
     "NamedSegments",
-    "RawFeatureSegmenter",
     "Segmenter",
     "check_features",
     "reads_raw_features",
@@ -34,12 +33,6 @@ class Segmenter(Protocol):
     """Labels customers: one segment id per row of X (-1 = noise, for density methods)."""
 
     def fit_predict(self, X: Any, y: Any = None) -> Any: ...
-
-
-class RawFeatureSegmenter(Segmenter, Protocol):
-    """A segmenter declaring `raw_features = True`: rules over the raw features, no preprocessing."""
-
-    raw_features: ClassVar[bool]
 
 
 @runtime_checkable

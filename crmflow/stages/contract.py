@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from crmflow.rules.baskets import Baskets
+    from crmflow.segmentation.segmenter import Segmenter
 
 # What a stage can hand to later stages: the RunState field and how a message names it.
 HANDOFFS: dict[str, str] = {"segments": "segment labels"}
@@ -35,7 +36,7 @@ class Segments:
     feature columns it reads, so a predictor can refit it inside each CV fold."""
 
     labels: pd.Series
-    segmenter: Any
+    segmenter: Segmenter
     columns: list[str]
 
 

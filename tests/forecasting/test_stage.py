@@ -93,7 +93,7 @@ def test_objective_auto_is_mase_minimized() -> None:
     [
         (
             ["forecaster.settings.per_segment=true"],
-            "forecaster.settings.per_segment needs segment labels: choose a segmentation option, e.g. segmentation=kmeans",
+            "forecaster.settings.per_segment needs segment labels: segmentation=none; choose a segmentation option, e.g. segmentation=kmeans",
         ),
         (
             ["forecaster.settings.horizon=0"],

@@ -115,6 +115,6 @@ def test_stage_logs_segment_metrics_and_tables(tmp_path: Path) -> None:
 
 def test_per_segment_without_segments_is_a_config_error() -> None:
     """Checked once, in the plan, before any data is read: the key that asks and the group that provides."""
-    message = r"rules.settings.per_segment needs segment labels: choose a segmentation option, e.g. segmentation=kmeans"
+    message = r"rules.settings.per_segment needs segment labels: segmentation=none; choose a segmentation option, e.g. segmentation=kmeans"
     with pytest.raises(ConfigError, match=message):
         plan_run(compose_config(["segmentation=none", "rules.settings.per_segment=true"]))

@@ -21,12 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from crmflow.config.experiments import recipe_keys, register_experiments
 from crmflow.errors import CrmflowError, did_you_mean
+from crmflow.hydra_callbacks import record_failure
 from crmflow.paths import config_dir
 
 VERBOSE_FLAG = "--verbose"
 PREDICT_COMMAND = "predict"  # `crmflow predict ...` scores a table with a logged model
 VERBOSE_ENV = "CRMFLOW_VERBOSE"
-_FAILED_JOBS: list[str] = []  # "job: reason" for each multirun job that stopped on a crmflow error
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
@@ -52,7 +52,9 @@ def _task(cfg: DictConfig) -> None:
         if sweep_id is None:
             _fail(error)
         job = " ".join(info.overrides) or "defaults"
-        _FAILED_JOBS.append(f"{job}: {explain(error)}")
+        # the job may run in a joblib worker: its record goes to its output folder, and the sweep
+        # callback (crmflow.hydra_callbacks) lists the failed jobs and exits 2 when the sweep ends
+        record_failure(hydra_cfg.runtime.output_dir, hydra_cfg.job.num, job, explain(error))
         print(f"crmflow: error in sweep job [{job}]: {explain(error)}; the sweep goes on", file=sys.stderr, flush=True)
         return
     print(format_summary(result), flush=True)
@@ -153,9 +155,6 @@ def main(argv: list[str] | None = None) -> None:
         _task()
     except (CrmflowError, HydraException) as error:
         _fail(error)
-    if _FAILED_JOBS:
-        print(f"crmflow: {len(_FAILED_JOBS)} sweep job(s) failed:", *_FAILED_JOBS, sep="\n  ", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

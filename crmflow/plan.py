@@ -24,6 +24,7 @@ from crmflow.config.search_space import SearchSpace, configured_value
 from crmflow.config.tuning import AUTO, TuningSettings
 from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
+from crmflow.features.cache import cached_features, split_cache_settings
 from crmflow.paths import config_dir
 from crmflow.preprocessing import build_preprocessor
 from crmflow.stages.contract import Stage
@@ -158,9 +159,11 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
             raise ConfigError(f"unknown top-level key '{key}'{did_you_mean(key, known)}")
     source = build_node(_section(config, "data"), "data")
     validate_parameters(source, "data")
-    features = _optional_component(config, "features")
+    features_node, caching = split_cache_settings(_section(config, "features"))
+    features = _optional_component({"features": features_node}, "features")
     if features is not None:
         validate_parameters(features, "features")
+        features = cached_features(features, caching, source, config["data"], features_node)
     preprocessing = _section(config, "preprocessing")
     build_preprocessor(preprocessing)
     stages = _active_stages(config, registered, user_keys)

@@ -15,11 +15,13 @@ import yaml
 from crmflow import __version__
 from crmflow.config.components import ComponentSpec, user_packages
 from crmflow.config.pinning import override_keys
+from crmflow.features.cache import CachedFeatures
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
 from crmflow.stages.contract import RunState, Stage, TuningResult
-from crmflow.tracking import Tracker, flatten, git_commit
+from crmflow.storage import check_storage
+from crmflow.tracking import Tracker, check_reachable, flatten, git_commit
 from crmflow.tuning import tune
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
     tags.update({f"crmflow.choice.{k}": str(v) for k, v in info.choices.items() if not k.startswith("hydra")})
     if info.sweep_id:
         tags["crmflow.sweep_id"] = info.sweep_id
+    if isinstance(plan.features, CachedFeatures):
+        tags["crmflow.features_cache_key"] = plan.features.key
     commit = git_commit()
     if commit:
         tags["mlflow.source.git.commit"] = commit
@@ -82,8 +86,15 @@ def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
 
 
 def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]]:
+    """The data (always: stages and dataset inputs read it) and the customer table, from the
+    features cache when `plan.features` is a `CachedFeatures` (its `key` names the entry)."""
     data = plan.source.load()
-    table = plan.features.build(data) if plan.features is not None else None
+    started, table, cache_hit = time.perf_counter(), None, None
+    if isinstance(plan.features, CachedFeatures):
+        table, cache_hit = plan.features.fetch(data)
+    elif plan.features is not None:
+        table = plan.features.build(data)
+    seconds = time.perf_counter() - started
     if table is not None:
         table = drop_unlabelled(table)
     metrics = {f"data.{key}": float(value) for key, value in data.report.items()}
@@ -97,6 +108,9 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]
         metrics.update({f"features.{key}": value for key, value in table.report.items()})
         if table.y is not None:
             metrics["features.target_rate"] = float(table.y.mean())
+        metrics["features.seconds"] = round(seconds, 3)
+        if cache_hit is not None:
+            metrics["features.cache_hit"] = float(cache_hit)
     return RunState(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
 
 
@@ -119,7 +133,12 @@ def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan
     params: dict[str, Any] = {}
     if plan.tuning.wants(stage.name) and spec.search_space:
         tuned = tune(
-            stage.name, spec, lambda drawn: stage.score(spec.build(drawn), prepared, spec), plan.tuning, tracker
+            stage.name,
+            spec,
+            lambda drawn: stage.score(spec.build(drawn), prepared, spec),
+            plan.tuning,
+            tracker,
+            state.artifact_dir,
         )
         params = tuned.best_params
         _log_history(stage.name, tuned, state.artifact_dir, tracker)
@@ -158,6 +177,8 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
 
 def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
     """Load once, check every stage against the data, then run the stages under one parent run."""
+    check_reachable(plan.tracking_uri)  # a server that does not answer, or a study store: one line, before any data
+    check_storage(plan.tuning)
     tracker = Tracker(plan.tracking_uri, plan.experiment)
     with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
         state, data_metrics = _load(plan, Path(scratch))

@@ -1,25 +1,44 @@
-"""crmflow's own Optuna loop: one study per tuned stage, one nested MLflow run per trial."""
+"""crmflow's own Optuna loop: one study per tuned stage, one nested MLflow run per trial, N worker processes.
+
+With `tuning.n_workers: N > 1` the workers are forked (`multiprocessing.get_context("fork")`), so they inherit the
+prepared stage data and the `evaluate` closure instead of rebuilding them; each opens its own storage, loads the
+study (`load_if_exists`, as Optuna documents multi-process optimisation), seeds its sampler with the sampler's seed
+(`${tuning.seed}`) plus its index, and logs through `tracker.worker()`. Worker 0 keeps the seed itself, so one
+worker reproduces a single-process study exactly. See crmflow.studies for what counts towards `n_trials`.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
+import multiprocessing
+import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
 
-from crmflow.config.components import ComponentSpec, build_node
+from crmflow.config.components import ComponentSpec, build_node, resolve_target
 from crmflow.config.tuning import Objective, TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.stages.contract import TuningResult
+from crmflow.storage import open_storage, release_connections
+from crmflow.studies import ClaimLock, Session, StudyPlace, describe, fail_dead_trials, load_study, mark_worker
 
 logger = logging.getLogger(__name__)
+Evaluate = Callable[[dict[str, Any]], dict[str, float]]
 
 
 class TrialLogger(Protocol):
-    """What a study needs from tracking: a run per trial, and the trial's metrics logged in it."""
+    """What a study needs from tracking: a run per trial, the trial's metrics logged in it, and a fresh logger
+    for another process, attached to the same store and parent run."""
 
     def child_run(
         self, name: str, params: Mapping[str, Any], tags: Mapping[str, str]
@@ -27,23 +46,30 @@ class TrialLogger(Protocol):
 
     def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None: ...
 
+    def worker(self) -> TrialLogger: ...
 
-def _sampler(settings: TuningSettings) -> optuna.samplers.BaseSampler:
+
+def _sampler(settings: TuningSettings, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler; worker i > 0 gets its seed + i when the sampler class takes a seed."""
     if settings.sampler is None:
-        return optuna.samplers.TPESampler(seed=settings.seed)
-    return build_node(settings.sampler, "tuning.sampler")
+        return optuna.samplers.TPESampler(seed=settings.seed + worker)
+    node = dict(settings.sampler)
+    if worker and "seed" in inspect.signature(resolve_target(node.get("_target_"), "tuning.sampler")).parameters:
+        seed = node.get("seed", settings.seed)
+        node["seed"] = None if seed is None else int(seed) + worker
+    return build_node(node, "tuning.sampler")
 
 
-def _progress(stage: str, objective: Objective, total: int) -> Callable[[optuna.Study, Any], None]:
+def _progress(stage: str, objective: Objective, session: Session) -> Callable[[optuna.Study, Any], None]:
     def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        done = len(study.trials)
-        if trial.state is optuna.trial.TrialState.COMPLETE:
+        done = session.finished(study.get_trials(deepcopy=False))
+        if trial.state is TrialState.COMPLETE:
             best = study.best_trial
             logger.info(
                 "%s: trial %d/%d %s=%.4f | best %.4f (trial %d)",
                 stage,
                 done,
-                total,
+                session.target,
                 objective.metric,
                 trial.value,
                 best.value,
@@ -51,72 +77,167 @@ def _progress(stage: str, objective: Objective, total: int) -> Callable[[optuna.
             )
         else:
             reason = trial.user_attrs.get("error", "")
-            logger.warning("%s: trial %d/%d %s %s", stage, done, total, trial.state.name.lower(), reason)
+            logger.warning("%s: trial %d/%d %s %s", stage, done, session.target, trial.state.name.lower(), reason)
 
     return report
 
 
-def _failure_budget(limit: int) -> Callable[[optuna.Study, Any], None]:
-    def stop_when_exhausted(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        failed = sum(t.state is optuna.trial.TrialState.FAIL for t in study.trials)
-        if failed > limit:
-            logger.error("stopping the study: %d failed trials exceed tuning.max_failures=%d", failed, limit)
-            study.stop()
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker needs, inherited through fork: nothing here is pickled."""
 
-    return stop_when_exhausted
+    stage: str
+    spec: ComponentSpec
+    evaluate: Evaluate
+    settings: TuningSettings
+    objective: Objective
+    place: StudyPlace
+    session: Session
 
 
-def tune(
-    stage: str,
-    spec: ComponentSpec,
-    evaluate: Callable[[dict[str, Any]], dict[str, float]],
-    settings: TuningSettings,
-    tracker: TrialLogger,
-) -> TuningResult:
-    """Run the stage's study; each trial is a nested MLflow run that ends FINISHED or FAILED."""
-    objective = settings.objectives[stage]
-    budget = settings.budget(stage)
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
-    study = optuna.create_study(
-        direction=objective.direction,
-        sampler=_sampler(settings),
-        storage=settings.storage,
-        study_name=f"{settings.study_name}.{stage}" if settings.study_name else None,
-        load_if_exists=settings.study_name is not None,
-    )
-
-    configured = spec.search_space.configured_point(spec.params)
-    if settings.start_from_config and configured and not study.trials:
-        study.enqueue_trial(configured)  # trial 0: the YAML's values, so tuning never ends below them
-
+def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[optuna.Trial], float]:
     def trial_objective(trial: optuna.Trial) -> float:
-        params = spec.search_space.suggest(trial)
-        tags = {"crmflow.stage": stage, "crmflow.trial": str(trial.number)}
-        with tracker.child_run(f"{stage} · trial {trial.number}", params, tags):
+        lock.release()  # the trial exists (RUNNING, so counted): the next claim may go ahead
+        mark_worker(trial)
+        params = job.spec.search_space.suggest(trial)
+        tags = {"crmflow.stage": job.stage, "crmflow.trial": str(trial.number)}
+        with tracker.child_run(f"{job.stage} · trial {trial.number}", params, tags) as run:
+            run_id = getattr(getattr(run, "info", None), "run_id", None)
+            if isinstance(run_id, str):
+                trial.set_user_attr("mlflow_run_id", run_id)
             try:
-                metrics = evaluate(params)
+                metrics = job.evaluate(params)
                 tracker.log_metrics(metrics)
-                value = metrics[objective.metric]
+                value = metrics[job.objective.metric]
                 if not math.isfinite(value):
-                    raise ValueError(f"{objective.metric} is {value}")
+                    raise ValueError(f"{job.objective.metric} is {value}")
             except Exception as error:
                 trial.set_user_attr("error", f"{type(error).__name__}: {error}")
                 raise
         trial.set_user_attr("metrics", metrics)
         return value
 
-    study.optimize(
-        trial_objective,
-        n_trials=budget.n_trials,
-        timeout=budget.timeout,
-        catch=(Exception,),
-        callbacks=[_progress(stage, objective, budget.n_trials), _failure_budget(settings.failure_limit(stage))],
-    )
-    states = [t.state for t in study.trials]
-    complete = states.count(optuna.trial.TrialState.COMPLETE)
-    failed = states.count(optuna.trial.TrialState.FAIL)
+    return trial_objective
+
+
+def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: TrialLogger) -> None:
+    """Claim and run trials one at a time until the session's budget, failure limit or time is spent.
+
+    Each trial is one `study.optimize(n_trials=1)` (Optuna's loop: heartbeat, stale-trial failing, `catch`);
+    the claim lock is held from the budget check until the trial exists, so this host's claims are exact.
+    """
+    lock = ClaimLock(job.place.lock_path)
+    trial_objective = _objective(job, tracker, lock)
+    callbacks = [_progress(job.stage, job.objective, job.session)]
+    while True:
+        lock.acquire()
+        try:
+            if not job.session.may_start(study, storage):
+                return
+            study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
+        finally:
+            lock.release()
+
+
+def _worker_main(job: _Job, tracker: TrialLogger, index: int, report: Connection) -> None:
+    """One forked worker: its own storage and sampler, its own tracker; an error is sent back to the parent."""
+    message = ""
+    try:
+        storage = open_storage(job.place.url, job.settings)
+        study = load_study(job.place, job.objective, job.stage, storage, _sampler(job.settings, index))
+        _work(job, study, storage, tracker.worker())
+    except Exception as error:  # not swallowed: the parent raises it once every worker has ended
+        logger.exception("%s: tuning worker %d failed", job.stage, index)
+        message = f"{type(error).__name__}: {error}"
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker; its trial is FAIL and its run KILLED already
+        message = "interrupted"
+    report.send(message)
+    report.close()
+
+
+def _run_workers(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: TrialLogger) -> None:
+    """Fork `n_workers` workers and wait for them; trials of a worker that died are failed and, if the budget is
+    not spent, a new round of workers finishes the study."""
+    context = multiprocessing.get_context("fork")
+    while True:
+        release_connections(storage)
+        workers = []
+        for index in range(job.settings.n_workers):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_worker_main, args=(job, tracker, index, writer), name=f"tune-{index}")
+            process.start()
+            writer.close()
+            workers.append((index, process, reader))
+        errors = _wait(job.stage, workers)
+        if errors:
+            raise RuntimeError(f"tuning {job.stage}: " + "; ".join(errors))
+        if not (fail_dead_trials(study, storage) and job.session.may_start(study, storage)):
+            return
+        logger.warning("%s: starting the workers again to finish the study", job.stage)
+
+
+def _wait(stage: str, workers: list[tuple[int, Any, Connection]]) -> list[str]:
+    errors = []
+    try:
+        for index, process, reader in workers:
+            try:
+                message = reader.recv()
+            except EOFError:  # it died without a word (killed)
+                message = None
+            process.join()
+            if message:
+                errors.append(f"worker {index}: {message}")
+            elif message is None:
+                code = process.exitcode
+                logger.warning("%s: tuning worker %d (pid %d) died, exit code %s", stage, index, process.pid, code)
+    finally:
+        for _, process, _ in workers:  # e.g. on KeyboardInterrupt: no worker outlives the run
+            if process.is_alive():
+                process.terminate()
+                process.join()
+    return errors
+
+
+def tune(
+    stage: str,
+    spec: ComponentSpec,
+    evaluate: Evaluate,
+    settings: TuningSettings,
+    tracker: TrialLogger,
+    workdir: Path | None = None,
+) -> TuningResult:
+    """Run the stage's study (resuming a stored one); each trial is a nested MLflow run that ends FINISHED or FAILED.
+
+    `workdir` holds the run's scratch files (the private journal of several workers without a storage).
+    """
+    objective = settings.objectives[stage]
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
+    with tempfile.TemporaryDirectory(prefix=f"crmflow-{stage}-", dir=workdir) as scratch:
+        place = StudyPlace.of(settings, stage, Path(scratch))
+        storage = open_storage(place.url, settings)
+        study = load_study(place, objective, stage, storage, _sampler(settings))
+        if place.persistent:
+            fail_dead_trials(study, storage)
+        session = Session.begin(study, settings, stage, place)
+        configured = spec.search_space.configured_point(spec.params)
+        if settings.start_from_config and configured and not study.get_trials(deepcopy=False):
+            study.enqueue_trial(configured)  # trial 0: the YAML's values, so tuning never ends below them
+        job = _Job(stage, spec, evaluate, settings, objective, place, session)
+        if settings.n_workers == 1:
+            _work(job, study, storage, tracker)
+        elif session.may_start(study, storage):
+            logger.info("%s: %d workers on study %s", stage, settings.n_workers, describe(place))
+            _run_workers(job, study, storage, tracker)
+        return _result(stage, spec, objective, study)
+
+
+def _result(stage: str, spec: ComponentSpec, objective: Objective, study: optuna.Study) -> TuningResult:
+    """The study's best trial and history (all of a stored study's trials, not only this run's)."""
+    trials = study.get_trials(deepcopy=False)
+    complete = sum(t.state is TrialState.COMPLETE for t in trials)
+    failed = sum(t.state is TrialState.FAIL for t in trials)
     if complete == 0:
-        last = next((t.user_attrs["error"] for t in reversed(study.trials) if "error" in t.user_attrs), "see the log")
+        last = next((t.user_attrs["error"] for t in reversed(trials) if "error" in t.user_attrs), "see the log")
         raise ConfigError(
             f"tuning: all {failed} trials of {stage}={spec.short_name} failed (last: {last}); "
             f"check {stage} parameters and {stage}.search_space"

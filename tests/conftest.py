@@ -15,6 +15,19 @@ from services import ServiceUnavailable, mlflow_server, postgres_server
 REQUIRE_SERVICES = os.environ.get("CRMFLOW_REQUIRE_SERVICES") == "1"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def feature_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every CLI run a test starts) caches customer tables in one temporary folder."""
+    folder = tmp_path_factory.mktemp("feature-cache")
+    before = os.environ.get("CRMFLOW_CACHE_DIR")
+    os.environ["CRMFLOW_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CRMFLOW_CACHE_DIR", None)
+    else:
+        os.environ["CRMFLOW_CACHE_DIR"] = before
+
+
 @pytest.fixture
 def compose() -> Callable[..., DictConfig]:
     return compose_config

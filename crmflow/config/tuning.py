@@ -1,16 +1,18 @@
-"""The `tuning` config node: which stages are tuned, towards what, with how many trials.
+"""The `tuning` config node: which stages are tuned, towards what, with how many trials, where and by how many
+worker processes.
 
 Light on purpose (no Optuna import): the stage contract and the run plan read it. Its keys are checked
-with the vocabulary of crmflow.config.validation, like every other key a user types.
+with the vocabulary of crmflow.config.validation, like every other key a user types, before any data is read.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from crmflow.config.constraints import Boolean, InstanceOf, Interval, Options
+from crmflow.config.constraints import Boolean, Constraint, InstanceOf, Interval, Options, Text
 from crmflow.config.validation import validate
 from crmflow.errors import ConfigError, did_you_mean
 
@@ -22,6 +24,10 @@ TUNING_KEYS = (
     "seed",
     "storage",
     "study_name",
+    "n_workers",
+    "resume",
+    "heartbeat_interval",
+    "grace_period",
     "max_failures",
     "sampler",
     "start_from_config",
@@ -29,6 +35,63 @@ TUNING_KEYS = (
     "stages",
 )
 BUDGET_KEYS = ("n_trials", "timeout")
+RESUME_MODES = ("finish", "add")  # finish: a stored study reaches n_trials; add: n_trials more, whatever is stored
+JOURNAL = "journal:"
+RDB_SCHEMES = ("sqlite", "postgresql", "mysql")  # SQLAlchemy dialects Optuna's RDBStorage supports, "+driver" allowed
+_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it replaced: `postgresql://user:***@host/db`."""
+    return _PASSWORD.sub(r"\1:***@", text)
+
+
+def storage_kind(storage: str) -> str:
+    """The kind of a `tuning.storage` value: journal, sqlite, rdb (another database URL) or "" (unknown)."""
+    if storage.startswith(JOURNAL):
+        return "journal" if storage[len(JOURNAL) :].strip() else ""
+    scheme, sep, _ = storage.partition("://")
+    dialect = scheme.partition("+")[0]
+    if not sep or dialect not in RDB_SCHEMES:
+        return ""
+    return "sqlite" if dialect == "sqlite" else "rdb"
+
+
+@dataclass(frozen=True)
+class StorageURL(Constraint):
+    """A `tuning.storage` value: `journal:PATH`, or a database URL for Optuna's RDBStorage."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(storage_kind(value))
+
+    def describe(self) -> str:
+        return "'journal:PATH', 'sqlite:///PATH' or a PostgreSQL/MySQL URL such as 'postgresql+psycopg://USER@HOST/DB'"
+
+    def fix(self, value: Any) -> str:
+        scheme = str(value).partition(":")[0].partition("+")[0]
+        return did_you_mean(scheme, ("journal", *RDB_SCHEMES)) if isinstance(value, str) else ""
+
+
+def _study_name_rule(values: Mapping[str, Any]) -> list[Any]:
+    """A stored study is found by its name: `study_name` is required with a storage."""
+    if values["storage"] is None:
+        return [Text(), None]
+    hint = f"; a study in tuning.storage={values['storage']} is found by its name, e.g. tuning.study_name=crm"
+    return [Text(hint=hint)]
+
+
+def _workers_rule(values: Mapping[str, Any]) -> Any:
+    """SQLite is never shared by processes (its schema creation and locking race)."""
+    if values["storage"] is not None and storage_kind(values["storage"]) == "sqlite":
+        hint = "; SQLite is not shared by processes: use tuning.storage=journal:PATH for several workers on one host"
+        return Interval(int, 1, 1, doc="1 with a SQLite storage", hint=hint)
+    return Interval(int, 1, None)
+
+
+def _grace_rule(values: Mapping[str, Any]) -> Any:
+    interval = values["heartbeat_interval"]
+    hint = f"; a trial is stale after missing heartbeats, so make it longer than tuning.heartbeat_interval={interval}"
+    return Interval(int, interval, None, closed="neither", hint=hint)
 
 
 @dataclass(frozen=True)
@@ -82,12 +145,20 @@ class TuningSettings:
     objectives: dict[str, Objective] = field(default_factory=dict)
     start_from_config: bool = True
     budgets: dict[str, Budget] = field(default_factory=dict)
+    n_workers: int = 1  # worker processes per tuned stage's study
+    resume: str = "finish"  # what n_trials means for a stored study: its total (finish) or this run's (add)
+    heartbeat_interval: int = 60  # PostgreSQL/MySQL studies: seconds between a running trial's heartbeats
+    grace_period: int = 120  # ... and seconds without one before the trial is failed and retried
 
     constraints: ClassVar[dict[str, list[Any]]] = {
         **Budget.constraints,
         "seed": [int],
-        "storage": [str, None],
-        "study_name": [str, None],
+        "storage": [StorageURL(), None],
+        "study_name": [_study_name_rule],
+        "n_workers": [_workers_rule],
+        "resume": [Options(RESUME_MODES)],
+        "heartbeat_interval": [Interval(int, 1, None)],
+        "grace_period": [_grace_rule],
         "max_failures": [Interval(int, 0, None), None],
         "sampler": [Mapping, None],
         "start_from_config": [Boolean()],
@@ -99,10 +170,11 @@ class TuningSettings:
     def parse(cls, node: Mapping[str, Any], stage_names: list[str]) -> TuningSettings:
         _known_keys(node, TUNING_KEYS, "tuning")
         values = {"n_trials": 0, "timeout": None, "seed": 0, "storage": None, "study_name": None, "sampler": None}
-        values.update(start_from_config=True, objectives=None, stages=None)
+        values.update(start_from_config=True, objectives=None, stages=None, n_workers=1, resume="finish")
+        values.update(heartbeat_interval=60, grace_period=120, max_failures=None)
         values.update(node)
-        values.setdefault("max_failures", None)
-        validate(values, cls.constraints, "tuning")
+        shown = {**values, "storage": redact(values["storage"])} if isinstance(values["storage"], str) else values
+        validate(shown, cls.constraints, "tuning")  # a password in the storage URL never reaches a message
         default = Budget(values["n_trials"], values["timeout"])
         return cls(
             n_trials=default.n_trials,
@@ -115,6 +187,10 @@ class TuningSettings:
             objectives=_objectives(values["objectives"] or {}, stage_names),
             start_from_config=values["start_from_config"],
             budgets=_budgets(values["stages"] or {}, stage_names, default),
+            n_workers=values["n_workers"],
+            resume=values["resume"],
+            heartbeat_interval=values["heartbeat_interval"],
+            grace_period=values["grace_period"],
         )
 
     def budget(self, stage: str) -> Budget:

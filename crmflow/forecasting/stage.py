@@ -219,4 +219,4 @@ def _logged_model(fitted: Forecaster, settings: ForecasterSettings) -> LoggedMod
         "numpy",
     ]
     example = pd.DataFrame({"horizon": [settings.horizon]})
-    return LoggedModel(ForecasterModel(fitted, settings.interval), example, "forecaster", "pyfunc", requirements)
+    return LoggedModel(ForecasterModel(fitted, settings.interval), example, "forecast_model", "pyfunc", requirements)

@@ -1,0 +1,103 @@
+"""Optuna storages by scale, as Optuna documents them: in memory for one process, a journal file for several
+processes on one host, a database for several machines (PostgreSQL, with a heartbeat and a retry of stale trials).
+
+`check_storage` opens the configured storage before any data is read, so a wrong URL or a database that is down
+is one ConfigError line, not a failure after the data has been loaded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from crmflow.config.tuning import JOURNAL, TuningSettings, redact, storage_kind
+from crmflow.errors import ConfigError
+
+CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is reported, not waited for
+STALE_RETRIES = 1  # a trial whose worker died is run once more with its parameters
+
+
+def journal_path(url: str) -> Path:
+    """The file of a `journal:PATH` storage."""
+    return Path(url[len(JOURNAL) :].strip()).expanduser()
+
+
+def open_storage(url: str | None, settings: TuningSettings) -> BaseStorage | None:
+    """The Optuna storage for `url` (None: in memory), created if absent; call it in each worker process."""
+    if url is None:
+        return None
+    kind = storage_kind(url)
+    if kind == "journal":
+        path = journal_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    if kind == "sqlite":
+        _sqlite_folder(url)
+        return RDBStorage(url)
+    with warnings.catch_warnings():  # the heartbeat and its retry callback are "experimental" in Optuna 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return RDBStorage(
+            url,
+            engine_kwargs={"connect_args": {"connect_timeout": CONNECT_TIMEOUT}},
+            heartbeat_interval=settings.heartbeat_interval,
+            grace_period=settings.grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=STALE_RETRIES),
+        )
+
+
+def _sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite file (SQLite creates the file, not its folder)."""
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def release_connections(storage: BaseStorage | None) -> None:
+    """Close a database storage's pooled connections, so none is shared with a forked worker (each worker
+    opens its own storage; the parent reconnects when it next reads)."""
+    if isinstance(storage, RDBStorage):
+        storage.engine.dispose()
+
+
+def check_storage(settings: TuningSettings) -> None:
+    """Open `tuning.storage` with a short connect timeout and check that the stages' stored studies (if any)
+    optimise in the configured directions; ConfigError naming the key otherwise. Nothing to do in memory."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if settings.storage is None:
+        return
+    try:
+        storage = open_storage(settings.storage, settings)
+        names = {study.study_name: study.directions for study in storage.get_all_studies()}
+    except (OSError, ImportError, RuntimeError, ValueError, SQLAlchemyError) as error:
+        raise ConfigError(f"tuning.storage: cannot connect to {redact(settings.storage)}: {_reason(error)}") from None
+    try:
+        for stage, objective in settings.objectives.items():
+            name = f"{settings.study_name}.{stage}"
+            if name in names:
+                check_direction(name, [d.name.lower() for d in names[name]], objective, stage)
+    finally:
+        release_connections(storage)
+
+
+def check_direction(study_name: str, found: list[str], objective: object, stage: str) -> None:
+    """A stored study keeps its direction: another one is a different question, so it needs another name."""
+    wanted = getattr(objective, "direction", None)
+    if wanted in ("maximize", "minimize") and found != [wanted]:
+        raise ConfigError(
+            f"tuning.study_name: the stored study '{study_name}' is to {' and '.join(found)}, but "
+            f"tuning.objectives.{stage} asks to {wanted} {getattr(objective, 'metric', '')}; "
+            "choose another tuning.study_name (or delete the study)"
+        )
+
+
+def _reason(error: BaseException) -> str:
+    """The first line of an error, without SQLAlchemy's background link and with any password redacted."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return redact(text.split(" (Background on this error at:")[0]).strip()

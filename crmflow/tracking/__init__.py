@@ -1,0 +1,19 @@
+"""MLflow tracking: one parent run per crmflow run, one nested run per trial, never left RUNNING; safe
+for parallel jobs and the worker processes of one study (client API with explicit run ids, a file lock
+around creating a local SQLite store, datasets logged idempotently from a sample)."""
+
+from crmflow.tracking.params import MAX_PARAM_LENGTH, flatten, git_commit
+from crmflow.tracking.store import check_reachable, redact_uri, sqlite_path, store_lock
+from crmflow.tracking.tracker import Terminated, Tracker
+
+__all__ = [
+    "MAX_PARAM_LENGTH",
+    "Terminated",
+    "Tracker",
+    "check_reachable",
+    "flatten",
+    "git_commit",
+    "redact_uri",
+    "sqlite_path",
+    "store_lock",
+]

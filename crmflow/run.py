@@ -21,6 +21,7 @@ from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
 from crmflow.stages.contract import RunState, Stage, TuningResult
 from crmflow.storage import check_storage
+from crmflow.study_run import study_parent_run
 from crmflow.tracking import Tracker, check_reachable, flatten, git_commit
 from crmflow.tuning import tune
 
@@ -139,6 +140,7 @@ def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan
             plan.tuning,
             tracker,
             state.artifact_dir,
+            closer=tracker,
         )
         params = tuned.best_params
         _log_history(stage.name, tuned, state.artifact_dir, tracker)
@@ -186,7 +188,7 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
             stage.check(spec, state)
         tracker.ensure_experiment()
         name = run_name(plan, info)
-        with tracker.parent_run(name, _tags(plan, info)) as parent:
+        with study_parent_run(plan.tuning, tracker, name, _tags(plan, info)) as parent:  # the study's, if stored
             logger.info("MLflow run %s (%s) in experiment '%s'", parent.info.run_id, name, plan.experiment)
             tracker.log_params(flatten(plan.config))
             tracker.log_text(yaml.safe_dump(plan.config, sort_keys=False), "config.yaml")

@@ -2,12 +2,17 @@
 processes on one host, a database for several machines (PostgreSQL, with a heartbeat and a retry of stale trials).
 
 `check_storage` opens the configured storage before any data is read, so a wrong URL or a database that is down
-is one ConfigError line, not a failure after the data has been loaded.
+is one ConfigError line, not a failure after the data has been loaded. `study_lock` makes a decision taken by
+several processes or machines on one study exclusive (which one creates the study's MLflow parent run).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -19,6 +24,7 @@ from crmflow.errors import ConfigError
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is reported, not waited for
 STALE_RETRIES = 1  # a trial whose worker died is run once more with its parameters
+SCHEMA_LOCK = "<optuna schema>"  # the study_lock name under which a storage's tables are created
 
 
 def journal_path(url: str) -> Path:
@@ -37,9 +43,11 @@ def open_storage(url: str | None, settings: TuningSettings) -> BaseStorage | Non
         return JournalStorage(JournalFileBackend(str(path)))
     if kind == "sqlite":
         _sqlite_folder(url)
-        return RDBStorage(url)
-    with warnings.catch_warnings():  # the heartbeat and its retry callback are "experimental" in Optuna 5
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with study_lock(url, SCHEMA_LOCK):
+            return RDBStorage(url)
+    # Processes (or machines) opening a fresh database together would race to create Optuna's tables.
+    with warnings.catch_warnings(), study_lock(url, SCHEMA_LOCK):
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat is "experimental"
         return RDBStorage(
             url,
             engine_kwargs={"connect_args": {"connect_timeout": CONNECT_TIMEOUT}},
@@ -51,11 +59,66 @@ def open_storage(url: str | None, settings: TuningSettings) -> BaseStorage | Non
 
 def _sqlite_folder(url: str) -> None:
     """Create the folder of a SQLite file (SQLite creates the file, not its folder)."""
+    database = _sqlite_file(url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def study_lock(url: str, name: str) -> Iterator[None]:
+    """Hold a lock on study `name` of storage `url` that every process using the storage sees: an exclusive
+    `flock` on `<file>.study.lock` next to a journal or SQLite file, an advisory lock in a database (PostgreSQL
+    `pg_advisory_xact_lock`, MySQL `GET_LOCK`). A holder that dies releases it (the kernel closes its file, the
+    database its connection)."""
+    kind = storage_kind(url)
+    if kind == "rdb":
+        with _database_lock(url, name):
+            yield
+        return
+    path = journal_path(url) if kind == "journal" else _sqlite_file(url)
+    if path is None:  # SQLite in memory: one process, nothing to share
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f"{path.name}.study.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _database_lock(url: str, name: str) -> Iterator[None]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    digest = hashlib.sha256(f"crmflow.study:{name}".encode()).digest()
+    engine = create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    try:
+        with engine.begin() as connection:  # the transaction, and the lock, end on leaving the block
+            if engine.dialect.name == "postgresql":
+                key = int.from_bytes(digest[:8], "big", signed=True)
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                yield
+            else:  # MySQL: a named lock, released explicitly (or when the connection closes)
+                lock = f"crmflow.{digest.hex()[:48]}"
+                connection.execute(text("SELECT GET_LOCK(:name, -1)"), {"name": lock})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": lock})
+    finally:
+        engine.dispose()
+
+
+def _sqlite_file(url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
 
 
 def release_connections(storage: BaseStorage | None) -> None:

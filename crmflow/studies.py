@@ -8,12 +8,15 @@ Counting (documented in conf/tuning/default.yaml):
 - `resume: add`, and every study in memory or in the run's private journal: this run starts `n_trials` trials,
   whatever their outcome (the behaviour before studies were stored).
 A claim (the check and the creation of the trial) holds an exclusive lock on a file, so the workers of one host
-never start more trials than the total; the kernel releases it when its holder dies, even by SIGKILL.
+never start more trials than the total; the kernel releases it when its holder dies, even by SIGKILL. With a
+database storage the lock is the database's advisory lock, so the workers of every machine share it.
 
 Dead workers: a trial records `worker_host` and `worker_pid` when it starts. A RUNNING trial of this host whose
 process is gone (or a zombie) is failed, and its parameters enqueued once more, at the start of `tune` and before
 every claim; completed trials are never touched. Other hosts' trials are left to the database heartbeat
 (PostgreSQL); in a journal shared across hosts, a dead host's trial stays RUNNING until a run on that host resumes.
+A trial's MLflow run a dead worker left RUNNING is found by its tags (`crmflow.stage`, `crmflow.trial`) once its
+trial has been failed; `dead_runs` says which runs those are and why, for `tune` to end them KILLED.
 """
 
 from __future__ import annotations
@@ -23,26 +26,29 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from crmflow.config.tuning import JOURNAL, Objective, TuningSettings, redact, storage_kind
-from crmflow.storage import check_direction, journal_path
+from crmflow.storage import check_direction, journal_path, study_lock
 
 logger = logging.getLogger(__name__)
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 WORKER_HOST, WORKER_PID, RETRY_OF = "worker_host", "worker_pid", "retry_of"
+STAGE_TAG, TRIAL_TAG = "crmflow.stage", "crmflow.trial"  # on each trial's MLflow run
 
 
 @dataclass(frozen=True)
 class StudyPlace:
     """Where a stage's study lives: its storage URL (None: in memory), its name, whether it outlives the run,
-    and the lock file that makes this host's claims exclusive (None: one process, nothing to share)."""
+    and the lock file that makes this host's claims exclusive (None: one process, or a database's own lock)."""
 
     url: str | None
     study_name: str | None
@@ -54,10 +60,9 @@ class StudyPlace:
         """`tuning.storage` when set; with several workers and no storage, a journal in the run's scratch folder."""
         name = f"{settings.study_name}.{stage}" if settings.study_name else None
         if settings.storage is not None:
+            lock = None  # a database's claims: `storage.study_lock` (see ClaimLock)
             if storage_kind(settings.storage) == "journal":
                 lock = journal_path(settings.storage).with_name(journal_path(settings.storage).name + ".claims")
-            else:
-                lock = scratch / "claims.lock" if settings.n_workers > 1 else None
             return cls(settings.storage, name, True, lock)
         if settings.n_workers > 1:
             journal = f"{JOURNAL}{scratch / 'journal.log'}"
@@ -66,14 +71,25 @@ class StudyPlace:
 
 
 class ClaimLock:
-    """An exclusive `flock` on `path` (no-op without one). Each acquire opens its own descriptor, so the lock is
-    exclusive between forked processes; `release` is idempotent."""
+    """The lock of a study's claims: an exclusive `flock` on the place's lock file (each acquire opens its own
+    descriptor, so it is exclusive between forked processes), or for a database storage `storage.study_lock`
+    (PostgreSQL's advisory lock, on a connection of its own, which every machine sees; a file next to a SQLite
+    file); a no-op for the one process of a study in memory. `release` is idempotent."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
+    def __init__(self, place: StudyPlace) -> None:
+        self.path = place.lock_path
+        kind = storage_kind(place.url) if place.url is not None else ""
+        in_database = place.persistent and kind in ("rdb", "sqlite")
+        self._database = (place.url, f"{place.study_name}.claims") if in_database else None
         self._fd: int | None = None
+        self._held: ExitStack | None = None
 
     def acquire(self) -> None:
+        if self._database is not None:
+            held = ExitStack()
+            held.enter_context(study_lock(*self._database))
+            self._held = held
+            return
         if self.path is None:
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -86,6 +102,9 @@ class ClaimLock:
         self._fd = fd
 
     def release(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.close()
         if self._fd is not None:
             fd, self._fd = self._fd, None
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -202,7 +221,7 @@ def fail_dead_trials(study: optuna.Study, storage: BaseStorage) -> int:
         pid = trial.user_attrs[WORKER_PID]
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         try:
-            storage.set_trial_user_attr(trial_id, "error", f"worker process {pid} on {host} died")
+            storage.set_trial_user_attr(trial_id, "error", f"worker pid {pid} on host {host} died")
             storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except optuna.exceptions.UpdateFinishedTrialError:  # another process failed (or finished) it first
             continue
@@ -219,6 +238,39 @@ def fail_dead_trials(study: optuna.Study, storage: BaseStorage) -> int:
             ", its parameters enqueued again" if retry else "",
         )
     return failed
+
+
+def dead_runs(study: optuna.Study, running: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """Of the RUNNING child runs of the study's stage (run id -> tags), those whose trial has finished (a live
+    worker ends its run before its trial ends, so such a run's worker is gone): run id -> why."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    reasons = {}
+    for run_id, tags in running.items():
+        number = tags.get(TRIAL_TAG, "")
+        trial = trials.get(int(number)) if number.isdigit() else None
+        if trial is None or not trial.state.is_finished():
+            continue
+        worker = f"worker pid {trial.user_attrs.get(WORKER_PID, '?')} on host {trial.user_attrs.get(WORKER_HOST, '?')}"
+        cause = trial.user_attrs.get("error") or f"{worker} stopped without ending its run"
+        reasons[run_id] = f"{cause}; trial {number} of study '{study.study_name}' is {trial.state.name}"
+    return reasons
+
+
+class RunCloser(Protocol):
+    """What ending the runs of dead workers needs from tracking: the parent's RUNNING children with some tags,
+    and a way to end one with a reason."""
+
+    def running_children(self, tags: Mapping[str, str]) -> Mapping[str, Mapping[str, str]]: ...
+
+    def end_run(self, run_id: str, status: str, reason: str) -> bool: ...
+
+
+def end_dead_runs(stage: str, study: optuna.Study, closer: RunCloser | None) -> int:
+    """End KILLED the stage's trial runs whose worker died (their trial is finished, the run RUNNING)."""
+    if closer is None:
+        return 0
+    dead = dead_runs(study, closer.running_children({STAGE_TAG: stage}))
+    return sum(closer.end_run(run_id, "KILLED", reason) for run_id, reason in dead.items())
 
 
 def describe(place: StudyPlace) -> str:

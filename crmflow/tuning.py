@@ -5,6 +5,9 @@ prepared stage data and the `evaluate` closure instead of rebuilding them; each 
 study (`load_if_exists`, as Optuna documents multi-process optimisation), seeds its sampler with the sampler's seed
 (`${tuning.seed}`) plus its index, and logs through `tracker.worker()`. Worker 0 keeps the seed itself, so one
 worker reproduces a single-process study exactly. See crmflow.studies for what counts towards `n_trials`.
+
+Given a `closer` (crmflow's Tracker), `tune` ends KILLED the trial runs that dead workers left RUNNING, at its start
+(a resume) and at its end (workers of this run or of another process that died meanwhile).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import math
 import multiprocessing
 import tempfile
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -29,8 +32,20 @@ from crmflow.config.components import ComponentSpec, build_node, resolve_target
 from crmflow.config.tuning import Objective, TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.stages.contract import TuningResult
-from crmflow.storage import open_storage, release_connections
-from crmflow.studies import ClaimLock, Session, StudyPlace, describe, fail_dead_trials, load_study, mark_worker
+from crmflow.storage import open_storage, release_connections, study_lock
+from crmflow.studies import (
+    STAGE_TAG,
+    TRIAL_TAG,
+    ClaimLock,
+    RunCloser,
+    Session,
+    StudyPlace,
+    describe,
+    end_dead_runs,
+    fail_dead_trials,
+    load_study,
+    mark_worker,
+)
 
 logger = logging.getLogger(__name__)
 Evaluate = Callable[[dict[str, Any]], dict[str, float]]
@@ -100,7 +115,7 @@ def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[op
         lock.release()  # the trial exists (RUNNING, so counted): the next claim may go ahead
         mark_worker(trial)
         params = job.spec.search_space.suggest(trial)
-        tags = {"crmflow.stage": job.stage, "crmflow.trial": str(trial.number)}
+        tags = {STAGE_TAG: job.stage, TRIAL_TAG: str(trial.number)}
         with tracker.child_run(f"{job.stage} · trial {trial.number}", params, tags) as run:
             run_id = getattr(getattr(run, "info", None), "run_id", None)
             if isinstance(run_id, str):
@@ -124,9 +139,10 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
     """Claim and run trials one at a time until the session's budget, failure limit or time is spent.
 
     Each trial is one `study.optimize(n_trials=1)` (Optuna's loop: heartbeat, stale-trial failing, `catch`);
-    the claim lock is held from the budget check until the trial exists, so this host's claims are exact.
+    the claim lock is held from the budget check until the trial exists, so claims are exact (across machines with
+    a database storage, on one host with a journal).
     """
-    lock = ClaimLock(job.place.lock_path)
+    lock = ClaimLock(job.place)
     trial_objective = _objective(job, tracker, lock)
     callbacks = [_progress(job.stage, job.objective, job.session)]
     while True:
@@ -205,8 +221,10 @@ def tune(
     settings: TuningSettings,
     tracker: TrialLogger,
     workdir: Path | None = None,
+    closer: RunCloser | None = None,
 ) -> TuningResult:
-    """Run the stage's study (resuming a stored one); each trial is a nested MLflow run that ends FINISHED or FAILED.
+    """Run the stage's study (resuming a stored one); each trial is a nested MLflow run that ends FINISHED or FAILED
+    (KILLED, by `closer`, when its worker died).
 
     `workdir` holds the run's scratch files (the private journal of several workers without a storage).
     """
@@ -218,17 +236,29 @@ def tune(
         study = load_study(place, objective, stage, storage, _sampler(settings))
         if place.persistent:
             fail_dead_trials(study, storage)
+            end_dead_runs(stage, study, closer)
         session = Session.begin(study, settings, stage, place)
-        configured = spec.search_space.configured_point(spec.params)
-        if settings.start_from_config and configured and not study.get_trials(deepcopy=False):
-            study.enqueue_trial(configured)  # trial 0: the YAML's values, so tuning never ends below them
+        _start_from_config(spec, settings, study, place)
         job = _Job(stage, spec, evaluate, settings, objective, place, session)
         if settings.n_workers == 1:
             _work(job, study, storage, tracker)
         elif session.may_start(study, storage):
             logger.info("%s: %d workers on study %s", stage, settings.n_workers, describe(place))
             _run_workers(job, study, storage, tracker)
+        end_dead_runs(stage, study, closer)
         return _result(stage, spec, objective, study)
+
+
+def _start_from_config(spec: ComponentSpec, settings: TuningSettings, study: optuna.Study, place: StudyPlace) -> None:
+    """Trial 0 is the YAML's values, so tuning never ends below them; a stored study's under its lock, so that
+    processes starting it together enqueue it once."""
+    configured = spec.search_space.configured_point(spec.params)
+    if not (settings.start_from_config and configured):
+        return
+    shared = place.persistent and place.url is not None and place.study_name is not None
+    with study_lock(place.url, place.study_name) if shared else nullcontext():
+        if not study.get_trials(deepcopy=False):
+            study.enqueue_trial(configured)
 
 
 def _result(stage: str, spec: ComponentSpec, objective: Objective, study: optuna.Study) -> TuningResult:

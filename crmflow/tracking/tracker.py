@@ -1,6 +1,7 @@
 """`Tracker`: one parent run per crmflow run, one nested child run per trial, through `MlflowClient` with
 explicit run ids only: no fluent active-run stack, no global tracking URI, so reused joblib workers and
-the processes of one study share nothing but the store. Runs end FINISHED, FAILED or KILLED."""
+the processes of one study share nothing but the store. Runs end FINISHED, FAILED or KILLED; a run that a
+dead process left RUNNING is ended by `end_run` (KILLED, with the reason in tag `crmflow.killed_reason`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from mlflow.tracking.context import registry as context_registry
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from crmflow.errors import ConfigError
-from crmflow.tracking import datasets, models
+from crmflow.tracking import datasets, models, runs
 from crmflow.tracking.params import MAX_PARAM_LENGTH
 from crmflow.tracking.store import artifact_location, redact_uri, store_lock
 
@@ -58,7 +59,8 @@ def _sigterm_interrupts() -> Iterator[None]:
 @contextmanager
 def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterator[None]:
     """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM), whatever happens;
-    an attached run (another process owns it) is left as it is unless this process fails."""
+    an attached run (another process owns it) is left as it is unless this process fails; a shared run
+    (`attached=False`) always gets this process's outcome, so the last process to end sets its status."""
     status = "FAILED"
     try:
         with _sigterm_interrupts():
@@ -99,6 +101,7 @@ class Tracker:
         self.experiment_id: str | None = None
         self._parent_id: str | None = None
         self._child_id: str | None = None
+        self._shared = False  # the parent is shared by processes: params already set are kept, not refused
         self._client: MlflowClient | None = None
         self._client_pid: int | None = None
 
@@ -145,10 +148,16 @@ class Tracker:
         return self.experiment_id
 
     @contextmanager
-    def parent_run(self, name: str, tags: Mapping[str, str], run_id: str | None = None) -> Iterator[Run]:
+    def parent_run(
+        self, name: str, tags: Mapping[str, str], run_id: str | None = None, shared: bool = False
+    ) -> Iterator[Run]:
         """Create the parent run (ended FINISHED, FAILED or KILLED on exit), or with `run_id` attach to one
         another process created: its children go under it, and on exit its status changes only if this
-        process fails. `name` and `tags` apply to a created run only."""
+        process fails. `name` and `tags` apply to a created run only.
+
+        `shared=True` (one run for every process of a study): an attached run is set RUNNING again and, like a
+        created one, ends with this process's outcome (the last process to end sets it); params the run has
+        already are kept (MLflow params are write-once), a different value is logged as a warning."""
         if self._parent_id is not None and run_id != self._parent_id:
             raise RuntimeError(f"tracking: this tracker already logs under parent run {self._parent_id}")
         client = self.client
@@ -158,12 +167,14 @@ class Tracker:
             run = client.create_run(self.experiment_id, tags=context_registry.resolve_tags(dict(tags)), run_name=name)
         else:
             run = self._attach(run_id)
-        previous, self._parent_id = self._parent_id, run.info.run_id
+            if shared and run.info.status != "RUNNING":
+                client.update_run(run_id, status="RUNNING")
+        previous, self._parent_id, self._shared = self._parent_id, run.info.run_id, shared
         try:
-            with _ended(client, run.info.run_id, attached=run_id is not None):
+            with _ended(client, run.info.run_id, attached=run_id is not None and not shared):
                 yield run
         finally:
-            self._parent_id, self._child_id = previous, None
+            self._parent_id, self._child_id, self._shared = previous, None, False
 
     def _attach(self, run_id: str) -> Run:
         run = self.client.get_run(run_id)
@@ -204,8 +215,26 @@ class Tracker:
         fresh.experiment_id, fresh._parent_id = self.experiment_id, self._parent_id
         return fresh
 
+    def run_status(self, run_id: str) -> str | None:
+        """The status of run `run_id` in this store and experiment (any experiment before one is known), else None."""
+        return runs.run_status(self.client, run_id, self.experiment_id)
+
+    def running_children(self, tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """The RUNNING nested runs of the parent that carry `tags`: run id -> all its tags."""
+        if self._parent_id is None:
+            raise RuntimeError("tracking: running_children() needs an open parent_run()")
+        return runs.running_children(self.client, self.experiment_id, self._parent_id, tags)
+
+    def end_run(self, run_id: str, status: str, reason: str) -> bool:
+        """End a run a dead process left RUNNING, with `reason` in tag `crmflow.killed_reason`; whether it did."""
+        return runs.end_run(self.client, run_id, status, reason)
+
     def log_params(self, params: Mapping[str, str]) -> None:
-        self.client.log_batch(self.current_run_id, params=[Param(str(k), str(v)) for k, v in params.items()])
+        batch = {str(k): str(v) for k, v in params.items()}
+        if self._shared and self._child_id is None:  # the shared parent: first values stay
+            runs.log_new_params(self.client, self.current_run_id, batch)
+            return
+        self.client.log_batch(self.current_run_id, params=[Param(k, v) for k, v in batch.items()])
 
     def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None:
         now = int(time.time() * 1000)

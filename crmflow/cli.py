@@ -23,6 +23,7 @@ from crmflow.config.experiments import recipe_keys, register_experiments
 from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.hydra_callbacks import record_failure
 from crmflow.paths import config_dir
+from crmflow.redact import redact, redact_overrides
 
 VERBOSE_FLAG = "--verbose"
 PREDICT_COMMAND = "predict"  # `crmflow predict ...` scores a table with a logged model
@@ -51,7 +52,7 @@ def _task(cfg: DictConfig) -> None:
     except CrmflowError as error:
         if sweep_id is None:
             _fail(error)
-        job = " ".join(info.overrides) or "defaults"
+        job = " ".join(redact_overrides(info.overrides)) or "defaults"
         # the job may run in a joblib worker: its record goes to its output folder, and the sweep
         # callback (crmflow.hydra_callbacks) lists the failed jobs and exits 2 when the sweep ends
         record_failure(hydra_cfg.runtime.output_dir, hydra_cfg.job.num, job, explain(error))
@@ -99,7 +100,11 @@ def _known_keys(parent: str) -> list[str]:
 
 
 def explain(error: BaseException) -> str:
-    """One line that names the key or option, what was expected and the closest valid names."""
+    """One line that names the key or option, what was expected and the closest valid names; no passwords."""
+    return redact(_explain(error))
+
+
+def _explain(error: BaseException) -> str:
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options is not None:
         group, _, option = str(error.missing_cfg_file).rpartition("/")
         valid = sorted(o for o in error.options if not o.startswith("_"))

@@ -6,11 +6,13 @@ import logging
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from threadpoolctl import threadpool_limits
 
 from crmflow import __version__
 from crmflow.config.components import ComponentSpec, user_packages
@@ -19,6 +21,7 @@ from crmflow.features.cache import CachedFeatures
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
+from crmflow.redact import redact_config, redact_overrides
 from crmflow.stages.contract import RunState, Stage, TuningResult
 from crmflow.storage import check_storage
 from crmflow.study_run import study_parent_run
@@ -74,7 +77,7 @@ def run_name(plan: RunPlan, info: RunInfo) -> str:
 
 
 def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
-    tags = {"crmflow.version": __version__, "crmflow.overrides": " ".join(info.overrides)}
+    tags = {"crmflow.version": __version__, "crmflow.overrides": " ".join(redact_overrides(info.overrides))}
     tags.update({f"crmflow.choice.{k}": str(v) for k, v in info.choices.items() if not k.startswith("hydra")})
     if info.sweep_id:
         tags["crmflow.sweep_id"] = info.sweep_id
@@ -173,7 +176,9 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
     """Validate the config, load data once, then tune/refit/log every active stage under one parent run."""
     info = info or RunInfo()
     plan = plan_run(cfg, info.user_keys)
-    with user_packages(plan.allowed_packages):
+    # forked tuning workers hang in GNU OpenMP if the parent has started its thread pool: one OpenMP thread then
+    single_threaded = plan.tuning.n_workers > 1
+    with user_packages(plan.allowed_packages), threadpool_limits(1, "openmp") if single_threaded else nullcontext():
         return _execute(plan, info)
 
 
@@ -190,8 +195,9 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
         name = run_name(plan, info)
         with study_parent_run(plan.tuning, tracker, name, _tags(plan, info)) as parent:  # the study's, if stored
             logger.info("MLflow run %s (%s) in experiment '%s'", parent.info.run_id, name, plan.experiment)
-            tracker.log_params(flatten(plan.config))
-            tracker.log_text(yaml.safe_dump(plan.config, sort_keys=False), "config.yaml")
+            shown = redact_config(plan.config)  # passwords in URLs and secret-named keys never reach the store
+            tracker.log_params(flatten(shown))
+            tracker.log_text(yaml.safe_dump(shown, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
             _log_inputs(state, tracker)
             summaries = [_run_stage(stage, spec, state, plan, tracker) for stage, spec in plan.stages]

@@ -19,8 +19,9 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-from crmflow.config.tuning import JOURNAL, TuningSettings, redact, storage_kind
+from crmflow.config.tuning import JOURNAL, TuningSettings, storage_kind
 from crmflow.errors import ConfigError
+from crmflow.redact import redact
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is reported, not waited for
 STALE_RETRIES = 1  # a trial whose worker died is run once more with its parameters

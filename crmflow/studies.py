@@ -36,7 +36,8 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from crmflow.config.tuning import JOURNAL, Objective, TuningSettings, redact, storage_kind
+from crmflow.config.tuning import JOURNAL, Objective, TuningSettings, storage_kind
+from crmflow.redact import redact
 from crmflow.storage import check_direction, journal_path, study_lock
 
 logger = logging.getLogger(__name__)

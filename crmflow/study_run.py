@@ -24,8 +24,9 @@ from optuna.storages import BaseStorage
 from optuna.study import StudyDirection
 
 from crmflow.config.tuning import TuningSettings
+from crmflow.redact import redact
 from crmflow.storage import open_storage, release_connections, study_lock
-from crmflow.tracking import Tracker, redact_uri
+from crmflow.tracking import Tracker
 
 logger = logging.getLogger(__name__)
 PARENT_ATTR = "mlflow_parent_run_id"
@@ -73,7 +74,7 @@ def _create_or_attach(
             study_name,
             recorded,
             tracker.experiment,
-            redact_uri(tracker.uri),
+            redact(tracker.uri),
         )
     run_id = recorded if status is not None else None
     with tracker.parent_run(name, {**tags, STUDY_TAG: study_name}, run_id=run_id, shared=True) as run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmflow.redact import redact
 from crmflow.run import RunResult, StageSummary
 from crmflow.tracking import sqlite_path
 
@@ -32,7 +33,7 @@ def format_summary(result: RunResult) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows
     ]
-    ui_uri = result.tracking_uri
+    ui_uri = redact(result.tracking_uri)
     lines.append("")
     lines.append(f"MLflow run {result.run_id} ('{result.run_name}'), experiment id {result.experiment_id}")
     if sqlite_path(ui_uri) is not None:

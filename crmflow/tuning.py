@@ -12,10 +12,13 @@ Given a `closer` (crmflow's Tracker), `tune` ends KILLED the trial runs that dea
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import logging
 import math
 import multiprocessing
+import os
+import signal
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -48,6 +51,8 @@ from crmflow.studies import (
 )
 
 logger = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # prctl(2)
+WORKER_GRACE_SECONDS = 10.0  # an interrupted worker's time to end its trial and MLflow run
 Evaluate = Callable[[dict[str, Any]], dict[str, float]]
 
 
@@ -155,9 +160,21 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
             lock.release()
 
 
-def _worker_main(job: _Job, tracker: TrialLogger, index: int, report: Connection) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: this worker gets SIGTERM when the process that forked it dies (even by kill -9), so no worker
+    goes on claiming trials for a run that is gone."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's finally still stops its workers
+        return
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(job: _Job, tracker: TrialLogger, index: int, report: Connection, parent: int) -> None:
     """One forked worker: its own storage and sampler, its own tracker; an error is sent back to the parent."""
     message = ""
+    _die_with_parent(parent)
     try:
         storage = open_storage(job.place.url, job.settings)
         study = load_study(job.place, job.objective, job.stage, storage, _sampler(job.settings, index))
@@ -180,7 +197,8 @@ def _run_workers(job: _Job, study: optuna.Study, storage: BaseStorage | None, tr
         workers = []
         for index in range(job.settings.n_workers):
             reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_worker_main, args=(job, tracker, index, writer), name=f"tune-{index}")
+            args = (job, tracker, index, writer, os.getpid())
+            process = context.Process(target=_worker_main, args=args, name=f"tune-{index}")
             process.start()
             writer.close()
             workers.append((index, process, reader))
@@ -206,11 +224,14 @@ def _wait(stage: str, workers: list[tuple[int, Any, Connection]]) -> list[str]:
             elif message is None:
                 code = process.exitcode
                 logger.warning("%s: tuning worker %d (pid %d) died, exit code %s", stage, index, process.pid, code)
-    finally:
-        for _, process, _ in workers:  # e.g. on KeyboardInterrupt: no worker outlives the run
-            if process.is_alive():
-                process.terminate()
-                process.join()
+    finally:  # e.g. on Ctrl-C: each worker gets time to end its own trial and run, then none outlives the run
+        for _, process, reader in workers:
+            process.join(timeout=WORKER_GRACE_SECONDS)
+            for stop in (process.terminate, process.kill):
+                if process.is_alive():
+                    stop()
+                    process.join(timeout=5)
+            reader.close()
     return errors
 
 
@@ -240,12 +261,14 @@ def tune(
         session = Session.begin(study, settings, stage, place)
         _start_from_config(spec, settings, study, place)
         job = _Job(stage, spec, evaluate, settings, objective, place, session)
-        if settings.n_workers == 1:
-            _work(job, study, storage, tracker)
-        elif session.may_start(study, storage):
-            logger.info("%s: %d workers on study %s", stage, settings.n_workers, describe(place))
-            _run_workers(job, study, storage, tracker)
-        end_dead_runs(stage, study, closer)
+        try:
+            if settings.n_workers == 1:
+                _work(job, study, storage, tracker)
+            elif session.may_start(study, storage):
+                logger.info("%s: %d workers on study %s", stage, settings.n_workers, describe(place))
+                _run_workers(job, study, storage, tracker)
+        finally:  # interrupted or not: runs of trials that did not end are ended KILLED
+            end_dead_runs(stage, study, closer)
         return _result(stage, spec, objective, study)
 
 

@@ -20,7 +20,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from crmflow.errors import ConfigError
-from crmflow.tracking import Tracker, check_reachable, flatten, redact_uri
+from crmflow.redact import redact
+from crmflow.tracking import Tracker, check_reachable, flatten
 from crmflow.tracking.datasets import dataset_entity, log_dataset
 
 
@@ -210,7 +211,7 @@ def test_an_unreachable_server_fails_fast_without_showing_the_password() -> None
         check_reachable(uri)
     assert time.perf_counter() - started < 5
     message = str(error.value)
-    assert message.startswith(f"tracking.uri: cannot reach the MLflow tracking server at {redact_uri(uri)}: ")
+    assert message.startswith(f"tracking.uri: cannot reach the MLflow tracking server at {redact(uri)}: ")
     assert "s3cret" not in message and "alice:***@127.0.0.1" in message
     assert "mlflow server --host 127.0.0.1 --port 5000" in message and "tracking=local" in message
     check_reachable("sqlite:///mlruns/mlflow.db")  # a local store: nothing to reach

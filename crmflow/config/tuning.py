@@ -7,7 +7,6 @@ with the vocabulary of crmflow.config.validation, like every other key a user ty
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -15,6 +14,7 @@ from typing import Any, ClassVar
 from crmflow.config.constraints import Boolean, Constraint, InstanceOf, Interval, Options, Text
 from crmflow.config.validation import validate
 from crmflow.errors import ConfigError, did_you_mean
+from crmflow.redact import redact
 
 DIRECTIONS = ("maximize", "minimize")
 AUTO = "auto"  # an objective metric that means "the stage's default for this component"
@@ -38,12 +38,6 @@ BUDGET_KEYS = ("n_trials", "timeout")
 RESUME_MODES = ("finish", "add")  # finish: a stored study reaches n_trials; add: n_trials more, whatever is stored
 JOURNAL = "journal:"
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")  # SQLAlchemy dialects Optuna's RDBStorage supports, "+driver" allowed
-_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]*@")
-
-
-def redact(text: str) -> str:
-    """`text` with the password of every URL in it replaced: `postgresql://user:***@host/db`."""
-    return _PASSWORD.sub(r"\1:***@", text)
 
 
 def storage_kind(storage: str) -> str:

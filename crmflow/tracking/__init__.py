@@ -4,7 +4,7 @@ for parallel jobs and the worker processes of one study (client API with explici
 around creating a local SQLite store, datasets logged idempotently from a sample)."""
 
 from crmflow.tracking.params import MAX_PARAM_LENGTH, flatten, git_commit
-from crmflow.tracking.store import check_reachable, redact_uri, sqlite_path, store_lock
+from crmflow.tracking.store import check_reachable, sqlite_path, store_lock
 from crmflow.tracking.tracker import Terminated, Tracker
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "check_reachable",
     "flatten",
     "git_commit",
-    "redact_uri",
     "sqlite_path",
     "store_lock",
 ]

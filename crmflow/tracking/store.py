@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crmflow.errors import ConfigError
+from crmflow.redact import redact
 
 logger = logging.getLogger(__name__)
 SQLITE_PREFIX = "sqlite:///"
@@ -53,15 +54,6 @@ def store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def redact_uri(uri: str) -> str:
-    """The URI with the password of a `user:password@` part replaced by `***` (for messages and logs)."""
-    parts = urllib.parse.urlsplit(uri)
-    if parts.password is None:
-        return uri
-    user, _, host = parts.netloc.rpartition("@")
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
-
-
 def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
     """For an http(s) tracking URI, GET `<uri>/health` within `timeout` seconds; a ConfigError saying how
     to start a server (or choose tracking=local) when nothing answers. Other URIs are local: nothing to do.
@@ -87,7 +79,7 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
     if parts.password:
         reason = reason.replace(parts.password, "***")
     raise ConfigError(
-        f"tracking.uri: cannot reach the MLflow tracking server at {redact_uri(uri)}: {reason}; "
+        f"tracking.uri: cannot reach the MLflow tracking server at {redact(uri)}: {reason}; "
         "start one with `mlflow server --host 127.0.0.1 --port 5000` or choose tracking=local"
     )
 

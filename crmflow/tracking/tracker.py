@@ -24,7 +24,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from crmflow.errors import ConfigError
 from crmflow.tracking import datasets, models, runs
 from crmflow.tracking.params import MAX_PARAM_LENGTH
-from crmflow.tracking.store import artifact_location, redact_uri, store_lock
+from crmflow.tracking.store import artifact_location, redact, store_lock
 
 if TYPE_CHECKING:
     from crmflow.stages.contract import LoggedModel
@@ -181,7 +181,7 @@ class Tracker:
         if self.experiment_id is not None and run.info.experiment_id != self.experiment_id:
             raise ConfigError(
                 f"tracking: parent run {run_id} belongs to experiment id {run.info.experiment_id}, not to "
-                f"'{self.experiment}' (id {self.experiment_id}) in {redact_uri(self.uri)}"
+                f"'{self.experiment}' (id {self.experiment_id}) in {redact(self.uri)}"
             )
         self.experiment_id = run.info.experiment_id
         return run

@@ -8,7 +8,6 @@ several processes or machines on one study exclusive (which one creates the stud
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import warnings
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from crmflow.config.tuning import JOURNAL, TuningSettings, storage_kind
 from crmflow.errors import ConfigError
+from crmflow.locks import file_lock, lock_name
 from crmflow.redact import redact
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is reported, not waited for
@@ -68,7 +68,7 @@ def _sqlite_folder(url: str) -> None:
 @contextmanager
 def study_lock(url: str, name: str) -> Iterator[None]:
     """Hold a lock on study `name` of storage `url` that every process using the storage sees: an exclusive
-    `flock` on `<file>.study.lock` next to a journal or SQLite file, an advisory lock in a database (PostgreSQL
+    `flock` on `<file>.<name>.lock` next to a journal or SQLite file, an advisory lock in a database (PostgreSQL
     `pg_advisory_xact_lock`, MySQL `GET_LOCK`). A holder that dies releases it (the kernel closes its file, the
     database its connection)."""
     kind = storage_kind(url)
@@ -80,13 +80,8 @@ def study_lock(url: str, name: str) -> Iterator[None]:
     if path is None:  # SQLite in memory: one process, nothing to share
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f"{path.name}.study.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(lock_name(path, name)):  # one file per name, so locks of different names may nest
+        yield
 
 
 @contextmanager

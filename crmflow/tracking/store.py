@@ -4,7 +4,6 @@ checked for reachability before any data is read. No MLflow import here."""
 from __future__ import annotations
 
 import base64
-import fcntl
 import logging
 import urllib.error
 import urllib.parse
@@ -14,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from crmflow.errors import ConfigError
+from crmflow.locks import file_lock
 from crmflow.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -45,13 +45,8 @@ def store_lock(uri: str) -> Iterator[None]:
     if database is None:
         yield
         return
-    database.parent.mkdir(parents=True, exist_ok=True)
-    with open(database.with_name(f"{database.name}.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(database.with_name(f"{database.name}.lock")):
+        yield
 
 
 def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:

@@ -217,9 +217,6 @@ class CachedFeatures:
             logger.info("features: customer table stored in the cache (%s)", self.store.entry(self.key))
         return table, False
 
-    def build(self, data: CRMData) -> CustomerTable:
-        return self.fetch(data)[0]
-
 
 def cached_features(
     builder: Any, settings: CacheSettings, source: Any, data_node: Mapping[str, Any], features_node: Mapping[str, Any]

@@ -44,12 +44,18 @@ class PredictorInput:
     cv: BaseCrossValidator
     settings: PredictorSettings
     seed: int
+    cache_dir: str | None = None
 
-    def pipeline(self, estimator: Any) -> Pipeline:
-        """A fresh unfitted pipeline: [segment labels] → preprocessing → estimator."""
+    def pipeline(self, estimator: Any, cached: bool = False) -> Pipeline:
+        """A fresh unfitted pipeline: [segment labels] → preprocessing → estimator.
+
+        `cached`: the steps before the estimator do not change between trials, so cross-validation fits them
+        once per fold and reuses them (scikit-learn's `Pipeline(memory=...)`, on disk, so forked workers share
+        it); the refit, logged pipeline has no cache.
+        """
         steps: list[tuple[str, Any]] = [("segment", self.segments)] if self.segments is not None else []
         steps += [("preprocess", build_preprocessor(self.preprocessing)), ("model", self._model(estimator))]
-        return Pipeline(steps)
+        return Pipeline(steps, memory=self.cache_dir if cached else None)
 
     def _model(self, estimator: Any) -> Any:
         """The estimator, fitted on log(1 + y) and predicting expm1 of its output with target_transform=log1p."""
@@ -121,12 +127,18 @@ class PredictorStage(Stage):
             task.splitter(settings.cv_folds, state.seed),
             settings,
             state.seed,
+            str(state.artifact_dir / "predictor_pipeline_cache"),
         )
 
     def _cross_validate(self, estimator: Any, prepared: PredictorInput) -> CrossValidated:
         task, y = prepared.task, prepared.y.to_numpy()
         oof = out_of_fold(
-            prepared.pipeline(estimator), task, prepared.X, prepared.y, prepared.cv, prepared.settings.n_jobs
+            prepared.pipeline(estimator, cached=True),
+            task,
+            prepared.X,
+            prepared.y,
+            prepared.cv,
+            prepared.settings.n_jobs,
         )
         threshold = task.decision_threshold(prepared.settings.threshold, y, oof.predictions)
         return CrossValidated(oof, threshold, oof.fold_mean(task, y, threshold))

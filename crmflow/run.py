@@ -115,7 +115,8 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]
         metrics["features.seconds"] = round(seconds, 3)
         if cache_hit is not None:
             metrics["features.cache_hit"] = float(cache_hit)
-    return RunState(data, table, plan.preprocessing, plan.seed, artifact_dir), metrics
+    tuned = {stage: objective for stage, objective in plan.tuning.objectives.items() if plan.tuning.wants(stage)}
+    return RunState(data, table, plan.preprocessing, plan.seed, artifact_dir, objectives=tuned), metrics
 
 
 def _log_inputs(state: RunState, tracker: Tracker) -> None:

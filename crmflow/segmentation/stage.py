@@ -26,16 +26,20 @@ from crmflow.segmentation.stability import bootstrap_stability
 from crmflow.stages.contract import RunState, Segments, Stage, StageResult, TuningResult
 
 logger = logging.getLogger(__name__)
+STABILITY = "stability"
 
 
 @dataclass
 class SegmentationInput:
-    """The customers' raw features, their preprocessed matrix, the label (if any) and the run seed."""
+    """The customers' raw features, their preprocessed matrix, the label (if any), the run seed, and whether
+    trials compute `stability` (it refits the segmenter `stability_resamples` times: only when it is the
+    objective; the chosen segmentation always has it)."""
 
     raw: pd.DataFrame
     matrix: pd.DataFrame
     target: pd.Series | None
     seed: int
+    trial_stability: bool = True
 
     def inputs(self, estimator: Any) -> pd.DataFrame:
         """What the segmenter reads: the raw features for rule-based segmenters, else the matrix."""
@@ -117,7 +121,8 @@ class SegmentationStage(Stage):
         columns = self._columns(spec, state)
         raw = state.table.X[columns]
         matrix = _checked_matrix(build_preprocessor(state.preprocessing).fit_transform(raw))
-        return SegmentationInput(raw, matrix, state.table.y, state.seed)
+        trial_stability = state.trials_report(self.name, STABILITY)
+        return SegmentationInput(raw, matrix, state.table.y, state.seed, trial_stability)
 
     def _labels(self, estimator: Any, prepared: SegmentationInput, size_parameter: str | None) -> np.ndarray:
         n_segments = requested_segments(estimator, size_parameter)
@@ -125,12 +130,15 @@ class SegmentationStage(Stage):
             raise DataError(f"segmentation: {n_segments} segments requested for {len(prepared.matrix)} customers")
         return prepared.fit_labels(estimator)
 
-    def _metrics(self, estimator: Any, prepared: SegmentationInput, labels: np.ndarray, spec: ComponentSpec) -> dict:
+    def _metrics(
+        self, estimator: Any, prepared: SegmentationInput, labels: np.ndarray, spec: ComponentSpec, stability: bool
+    ) -> dict:
         settings: SegmentationSettings = spec.settings
         metrics = segmentation_metrics(prepared.matrix, labels, settings.silhouette_sample_size, prepared.seed)
-        metrics["stability"] = bootstrap_stability(
-            lambda rows: prepared.fit_labels(estimator, rows), labels, settings.stability_resamples, prepared.seed
-        )
+        if stability:
+            metrics[STABILITY] = bootstrap_stability(
+                lambda rows: prepared.fit_labels(estimator, rows), labels, settings.stability_resamples, prepared.seed
+            )
         return metrics
 
     def score(self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec) -> dict[str, float]:
@@ -141,7 +149,7 @@ class SegmentationStage(Stage):
                 f"{noise_share:.0%} of customers are noise, above segmentation.settings.max_noise_share="
                 f"{spec.settings.max_noise_share}; this candidate cannot win"
             )
-        return self._metrics(estimator, prepared, labels, spec)
+        return self._metrics(estimator, prepared, labels, spec, prepared.trial_stability)
 
     def finalize(
         self,
@@ -154,7 +162,7 @@ class SegmentationStage(Stage):
         fitted = clone(estimator)
         labels = fitted.fit_predict(prepared.inputs(estimator), prepared.target)
         labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")
-        metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec)
+        metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
         names = {NOISE: "noise", **segment_names(fitted)}
         profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(state))
         artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]

@@ -52,6 +52,13 @@ class RunState:
     baskets: Baskets | None = None  # built once from the transactions by the first stage that needs them
     segments: Segments | None = None  # from the segmentation stage
     model_uris: dict[str, str] = field(default_factory=dict)  # stage name -> logged model URI
+    objectives: Mapping[str, Objective] = field(default_factory=dict)  # the tuned stages' objectives
+
+    def trials_report(self, stage: str, metric: str) -> bool:
+        """Whether `stage`'s tuning trials must compute `metric` (it is their objective); a stage may leave
+        a costly metric to `finalize` otherwise."""
+        objective = self.objectives.get(stage)
+        return objective is not None and objective.metric == metric
 
 
 @dataclass

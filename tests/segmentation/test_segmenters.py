@@ -45,12 +45,13 @@ class TestSegmentationContract:
         stage.check(spec, ctx)
         prepared = stage.prepare(spec, ctx)
         trial = stage.score(spec.build({}), prepared, spec)
-        assert set(trial) == set(SEGMENTATION_METRICS)
+        assert set(trial) == set(SEGMENTATION_METRICS) - {"stability"}  # refits: only when it is the objective
         assert trial["n_segments"] >= 2 and 0 <= trial["noise_share"] <= spec.settings.max_noise_share
-        assert -1 <= trial["silhouette"] <= 1 and -1 <= trial["stability"] <= 1
+        assert -1 <= trial["silhouette"] <= 1
 
         result = stage.finalize(spec.build({}), prepared, spec, ctx, None)
         assert result.metrics["n_segments"] == trial["n_segments"]
+        assert -1 <= result.metrics["stability"] <= 1
         labels = ctx.segments.labels
         assert labels.index.equals(ctx.table.X.index)
         profiles = pd.read_csv(scratch / "segment_profiles.csv", index_col="segment")
@@ -156,6 +157,16 @@ def test_stability_is_one_for_a_deterministic_split_and_nan_when_off() -> None:
     reference = np.array([0] * 50 + [1] * 50)
     assert bootstrap_stability(lambda rows: reference[rows], reference, resamples=3, seed=0) == 1.0
     assert np.isnan(bootstrap_stability(lambda rows: reference[rows], reference, resamples=0, seed=0))
+
+
+def test_trials_compute_stability_only_when_it_is_the_objective(scratch: Path) -> None:
+    tuned = [*SMALL[:-1], "segmentation.settings.stability_resamples=2", "tuning.n_trials=1"]
+    for metric, expected in (("silhouette", False), ("stability", True)):
+        plan = plan_run(compose_config([*tuned, f"tuning.objectives.segmentation.metric={metric}"]))
+        ((stage, spec),) = plan.stages
+        ctx, _ = _load(plan, scratch)
+        assert ctx.objectives["segmentation"].metric == metric
+        assert ("stability" in stage.score(spec.build({}), stage.prepare(spec, ctx), spec)) is expected
 
 
 def test_more_segments_than_customers_fails_before_fitting(scratch: Path) -> None:

@@ -186,7 +186,7 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
 def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
     """Load once, check every stage against the data, then run the stages under one parent run."""
     check_reachable(plan.tracking_uri)  # a server that does not answer, or a study store: one line, before any data
-    check_storage(plan.tuning)
+    check_storage(plan.tuning, {stage.name: spec.search_space for stage, spec in plan.stages})
     tracker = Tracker(plan.tracking_uri, plan.experiment)
     with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
         state, data_metrics = _load(plan, Path(scratch))

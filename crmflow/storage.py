@@ -1,8 +1,9 @@
 """Optuna storages by scale, as Optuna documents them: in memory for one process, a journal file for several
 processes on one host, a database for several machines (PostgreSQL, with a heartbeat and a retry of stale trials).
 
-`check_storage` opens the configured storage before any data is read, so a wrong URL or a database that is down
-is one ConfigError line, not a failure after the data has been loaded. `study_lock` makes a decision taken by
+`check_storage` opens the configured storage before any data is read, so a wrong URL or a database that is down,
+or a `tuning.study_name` whose stored studies optimise another direction or draw from another search space, is one
+ConfigError line, not a failure after the data has been loaded. `study_lock` makes a decision taken by
 several processes or machines on one study exclusive (which one creates the study's MLflow parent run).
 """
 
@@ -10,18 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import optuna
-from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.trial import FrozenTrial, TrialState
 
+from crmflow.config.search_space import SearchSpace
 from crmflow.config.tuning import JOURNAL, TuningSettings, storage_kind
 from crmflow.errors import ConfigError
 from crmflow.locks import file_lock, lock_name
+from crmflow.reconnect import ResilientRDBStorage
 from crmflow.redact import redact
+from crmflow.retries import StaleTrialRetry
 
 CONNECT_TIMEOUT = 5  # seconds: a database that does not answer is reported, not waited for
 STALE_RETRIES = 1  # a trial whose worker died is run once more with its parameters
@@ -34,7 +41,11 @@ def journal_path(url: str) -> Path:
 
 
 def open_storage(url: str | None, settings: TuningSettings) -> BaseStorage | None:
-    """The Optuna storage for `url` (None: in memory), created if absent; call it in each worker process."""
+    """The Optuna storage for `url` (None: in memory), created if absent; call it in each worker process.
+
+    A database's: connections checked before use (`pool_pre_ping`, so one the server closed, e.g. by a restart,
+    is replaced), a heartbeat that survives a lost connection and retries stale trials without their dead worker's
+    attributes (crmflow.reconnect, crmflow.retries)."""
     if url is None:
         return None
     kind = storage_kind(url)
@@ -49,12 +60,12 @@ def open_storage(url: str | None, settings: TuningSettings) -> BaseStorage | Non
     # Processes (or machines) opening a fresh database together would race to create Optuna's tables.
     with warnings.catch_warnings(), study_lock(url, SCHEMA_LOCK):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat is "experimental"
-        return RDBStorage(
+        return ResilientRDBStorage(
             url,
-            engine_kwargs={"connect_args": {"connect_timeout": CONNECT_TIMEOUT}},
+            engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT}},
             heartbeat_interval=settings.heartbeat_interval,
             grace_period=settings.grace_period,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=STALE_RETRIES),
+            heartbeat_stale_trial_callback=StaleTrialRetry(max_retry=STALE_RETRIES),
         )
 
 
@@ -124,9 +135,10 @@ def release_connections(storage: BaseStorage | None) -> None:
         storage.engine.dispose()
 
 
-def check_storage(settings: TuningSettings) -> None:
+def check_storage(settings: TuningSettings, spaces: Mapping[str, SearchSpace] | None = None) -> None:
     """Open `tuning.storage` with a short connect timeout and check that the stages' stored studies (if any)
-    optimise in the configured directions; ConfigError naming the key otherwise. Nothing to do in memory."""
+    optimise in the configured directions and that those of the stages this run tunes (`spaces`: stage -> its
+    search space) drew from the same space; ConfigError naming the key otherwise. Nothing to do in memory."""
     from sqlalchemy.exc import SQLAlchemyError
 
     if settings.storage is None:
@@ -141,6 +153,11 @@ def check_storage(settings: TuningSettings) -> None:
             name = f"{settings.study_name}.{stage}"
             if name in names:
                 check_direction(name, [d.name.lower() for d in names[name]], objective, stage)
+        for stage, space in (spaces or {}).items():
+            name = f"{settings.study_name}.{stage}"
+            if name in names and space and settings.wants(stage):
+                trials = storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)
+                check_space(name, trials, search_distributions(space), stage)
     finally:
         release_connections(storage)
 
@@ -154,6 +171,74 @@ def check_direction(study_name: str, found: list[str], objective: object, stage:
             f"tuning.objectives.{stage} asks to {wanted} {getattr(objective, 'metric', '')}; "
             "choose another tuning.study_name (or delete the study)"
         )
+
+
+def check_space(
+    study_name: str, trials: Sequence[FrozenTrial], configured: Mapping[str, BaseDistribution], stage: str
+) -> None:
+    """A stored study keeps its search space: trials drawn from another one answer another question (and mislead
+    its sampler), so it needs another name. Only trials that drew parameters count (not enqueued ones waiting)."""
+    difference = _space_difference(trials, configured)
+    if difference:
+        raise ConfigError(
+            f"tuning.study_name: the stored study '{study_name}' has trials drawn from another search space than "
+            f"{stage}.search_space ({difference}); choose another tuning.study_name (or delete the study)"
+        )
+
+
+def _space_difference(trials: Sequence[FrozenTrial], configured: Mapping[str, BaseDistribution]) -> str:
+    """The first parameter whose stored distribution differs, or that a finished trial did not draw; "" if none.
+    A running (or dead worker's) trial may have drawn only some parameters, so only its drawn ones are compared."""
+    for trial in trials:
+        for name, distribution in trial.distributions.items():
+            if configured.get(name) != distribution:
+                return f"parameter {name}: stored {_shown(distribution)}, configured {_shown(configured.get(name))}"
+        missing = [name for name in configured if name not in trial.distributions]
+        if missing and trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            return f"parameter {missing[0]}: stored {_shown(None)}, configured {_shown(configured[missing[0]])}"
+    return ""
+
+
+def _shown(distribution: BaseDistribution | None) -> str:
+    """E.g. `IntDistribution(low=2, high=10)`: Optuna's fields, defaults left out."""
+    if distribution is None:
+        return "none (not tuned)"
+    defaults = {"log": False, "step": 1 if isinstance(distribution, IntDistribution) else None}
+    fields = vars(distribution)
+    shown = [
+        f"{key}={fields[key]!r}"
+        for key in ("low", "high", "step", "log", "choices")
+        if key in fields and (key not in defaults or fields[key] != defaults[key])
+    ]
+    return f"{type(distribution).__name__}({', '.join(shown)})"
+
+
+class _Recorder:
+    """A `TrialLike` that keeps the distribution of each suggest call, made as `optuna.Trial` makes it."""
+
+    def __init__(self) -> None:
+        self.distributions: dict[str, BaseDistribution] = {}
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        self.distributions[name] = IntDistribution(low=low, high=high, log=log, step=step)
+        return low
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        self.distributions[name] = FloatDistribution(low, high, log=log, step=step)
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        self.distributions[name] = CategoricalDistribution(choices=choices)
+        return choices[0]
+
+
+def search_distributions(space: SearchSpace) -> dict[str, BaseDistribution]:
+    """The Optuna distributions a trial draws `space` from, through `SearchSpace.suggest` itself (so they match)."""
+    recorder = _Recorder()
+    space.suggest(recorder)
+    return recorder.distributions
 
 
 def _reason(error: BaseException) -> str:

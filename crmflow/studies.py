@@ -11,38 +11,42 @@ A claim (the check and the creation of the trial) holds an exclusive lock on a f
 never start more trials than the total; the kernel releases it when its holder dies, even by SIGKILL. With a
 database storage the lock is the database's advisory lock, so the workers of every machine share it.
 
-Dead workers: a trial records `worker_host` and `worker_pid` when it starts. A RUNNING trial of this host whose
-process is gone (or a zombie) is failed, and its parameters enqueued once more, at the start of `tune` and before
-every claim; completed trials are never touched. Other hosts' trials are left to the database heartbeat
-(PostgreSQL); in a journal shared across hosts, a dead host's trial stays RUNNING until a run on that host resumes.
-A trial's MLflow run a dead worker left RUNNING is found by its tags (`crmflow.stage`, `crmflow.trial`) once its
-trial has been failed; `dead_runs` says which runs those are and why, for `tune` to end them KILLED.
+Dead workers: a trial records its worker when it starts (crmflow.workers: host, pid, boot id, pid namespace,
+process start time). A RUNNING trial whose worker this host can tell is gone is failed, and its parameters enqueued
+once more (crmflow.retries), at the start of `tune` and before every claim; completed trials are never touched.
+Before every claim, too, a database storage's trials without a heartbeat for `tuning.grace_period` are failed and
+retried (Optuna's `fail_stale_trials`), so a dead machine's trial does not hold a place in the count. Other hosts'
+trials are left to that heartbeat; in a journal shared across hosts, a dead host's trial stays RUNNING until a run
+on that host resumes. A trial's MLflow run a dead worker left RUNNING is found by its tags (`crmflow.stage`,
+`crmflow.trial`) once its trial has been failed; `dead_runs` says which runs those are and why, for `tune` to end
+them KILLED.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import socket
 import time
+import warnings
 from collections.abc import Mapping
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import optuna
-from optuna.storages import BaseStorage
+from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from crmflow.config.tuning import JOURNAL, Objective, TuningSettings, storage_kind
+from crmflow.locks import file_lock
+from crmflow.reconnect import describe_loss, lost_connection
 from crmflow.redact import redact
+from crmflow.retries import fail_and_retry
 from crmflow.storage import check_direction, journal_path, study_lock
+from crmflow.workers import WORKER_HOST, WORKER_PID, Worker, is_dead
 
 logger = logging.getLogger(__name__)
 DONE = (TrialState.COMPLETE, TrialState.PRUNED)
-WORKER_HOST, WORKER_PID, RETRY_OF = "worker_host", "worker_pid", "retry_of"
 STAGE_TAG, TRIAL_TAG = "crmflow.stage", "crmflow.trial"  # on each trial's MLflow run
 
 
@@ -72,44 +76,45 @@ class StudyPlace:
 
 
 class ClaimLock:
-    """The lock of a study's claims: an exclusive `flock` on the place's lock file (each acquire opens its own
-    descriptor, so it is exclusive between forked processes), or for a database storage `storage.study_lock`
+    """The lock of a study's claims: an exclusive `locks.file_lock` on the place's lock file (each acquire opens its
+    own descriptor, so it is exclusive between forked processes), or for a database storage `storage.study_lock`
     (PostgreSQL's advisory lock, on a connection of its own, which every machine sees; a file next to a SQLite
-    file); a no-op for the one process of a study in memory. `release` is idempotent."""
+    file); a no-op for the one process of a study in memory. `release` is idempotent; a lock whose database
+    connection was lost is released by the server, so losing it on release is only logged."""
 
     def __init__(self, place: StudyPlace) -> None:
         self.path = place.lock_path
         kind = storage_kind(place.url) if place.url is not None else ""
         in_database = place.persistent and kind in ("rdb", "sqlite")
         self._database = (place.url, f"{place.study_name}.claims") if in_database else None
-        self._fd: int | None = None
         self._held: ExitStack | None = None
 
-    def acquire(self) -> None:
+    def _lock(self) -> AbstractContextManager[None]:
         if self._database is not None:
-            held = ExitStack()
-            held.enter_context(study_lock(*self._database))
-            self._held = held
-            return
-        if self.path is None:
-            return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            return study_lock(*self._database)
+        return nullcontext() if self.path is None else file_lock(self.path)
+
+    def acquire(self) -> None:
+        held = ExitStack()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            held.enter_context(self._lock())
         except OSError as error:  # e.g. a file system without locks: claims are then only nearly exact
-            os.close(fd)
+            if self._database is not None:
+                raise
             logger.warning("tuning: cannot lock %s (%s); workers may overshoot n_trials by a few", self.path, error)
             return
-        self._fd = fd
+        self._held = held
 
     def release(self) -> None:
-        if self._held is not None:
-            held, self._held = self._held, None
+        if self._held is None:
+            return
+        held, self._held = self._held, None
+        try:
             held.close()
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        except Exception as error:
+            if not lost_connection(error):
+                raise
+            logger.warning("tuning: the claim lock's database connection was lost (%s)", describe_loss(error))
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,9 @@ class Session:
         """Whether a worker may claim another trial: budget, failures and time left. Call it under the claim lock."""
         if storage is not None:
             fail_dead_trials(study, storage)
+            with warnings.catch_warnings():  # no heartbeat (journal, SQLite): nothing to do
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         failed = sum(t.state is TrialState.FAIL for t in self.ours(trials))
         if failed > self.failure_limit:
@@ -184,60 +192,28 @@ def load_study(
     return study
 
 
-def mark_worker(trial: optuna.Trial) -> None:
-    """Record who runs the trial, so that a later run can tell a dead worker's trial from a running one."""
-    trial.set_user_attr(WORKER_HOST, socket.gethostname())
-    trial.set_user_attr(WORKER_PID, os.getpid())
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` of this host is alive; a zombie (killed, not yet reaped by its parent) is not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):  # no /proc: trust kill
-        return True
-    return state != "Z"
+def start_from_config(configured: dict[str, Any], study: optuna.Study, place: StudyPlace) -> None:
+    """Enqueue the component's configured point as trial 0, so tuning never ends below it; a stored study's under
+    its lock, so that processes starting it together enqueue it once."""
+    shared = place.persistent and place.url is not None and place.study_name is not None
+    with study_lock(place.url, place.study_name) if shared else nullcontext():
+        if not study.get_trials(deepcopy=False):
+            study.enqueue_trial(configured)
 
 
 def fail_dead_trials(study: optuna.Study, storage: BaseStorage) -> int:
-    """Fail the RUNNING trials that dead processes of this host left behind, and enqueue each once more with its
-    parameters (as Optuna's heartbeat retry does for a database); return how many were failed."""
-    host = socket.gethostname()
-    dead = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if t.user_attrs.get(WORKER_HOST) == host
-        and isinstance(t.user_attrs.get(WORKER_PID), int)
-        and not pid_alive(t.user_attrs[WORKER_PID])
-    ]
+    """Fail the RUNNING trials whose worker this host can tell is gone (crmflow.workers.is_dead), and enqueue each
+    once more with its parameters (crmflow.retries); return how many were failed."""
+    here = Worker.this()
+    heartbeat = isinstance(storage, RDBStorage) and storage.heartbeat_interval is not None
     failed = 0
-    study_id = storage.get_study_id_from_name(study.study_name) if dead else None
-    for trial in dead:
-        pid = trial.user_attrs[WORKER_PID]
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        try:
-            storage.set_trial_user_attr(trial_id, "error", f"worker pid {pid} on host {host} died")
-            storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        except optuna.exceptions.UpdateFinishedTrialError:  # another process failed (or finished) it first
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = Worker.of(trial.user_attrs)
+        if worker is None or not is_dead(worker, here, heartbeat):
             continue
-        failed += 1
-        retry = RETRY_OF not in trial.user_attrs and bool(trial.params)
-        if retry:
-            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
-        logger.warning(
-            "%s: trial %d was left RUNNING by dead process %d on %s: marked FAIL%s",
-            study.study_name,
-            trial.number,
-            pid,
-            host,
-            ", its parameters enqueued again" if retry else "",
-        )
+        error = f"worker pid {worker.pid} on host {worker.host} died"
+        why = f"was left RUNNING by dead process {worker.pid} on {worker.host}"
+        failed += fail_and_retry(study, storage, trial, error, why)
     return failed
 
 

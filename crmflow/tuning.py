@@ -7,7 +7,8 @@ study (`load_if_exists`, as Optuna documents multi-process optimisation), seeds 
 worker reproduces a single-process study exactly. See crmflow.studies for what counts towards `n_trials`.
 
 Given a `closer` (crmflow's Tracker), `tune` ends KILLED the trial runs that dead workers left RUNNING, at its start
-(a resume) and at its end (workers of this run or of another process that died meanwhile).
+(a resume) and at its end (workers of this run or of another process that died meanwhile). A worker that loses its
+database connection waits for it and goes on (crmflow.reconnect).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -34,8 +35,9 @@ from optuna.trial import TrialState
 from crmflow.config.components import ComponentSpec, build_node, resolve_target
 from crmflow.config.tuning import Objective, TuningSettings
 from crmflow.errors import ConfigError
+from crmflow.reconnect import Outage
 from crmflow.stages.contract import TuningResult
-from crmflow.storage import open_storage, release_connections, study_lock
+from crmflow.storage import open_storage, release_connections
 from crmflow.studies import (
     STAGE_TAG,
     TRIAL_TAG,
@@ -47,8 +49,9 @@ from crmflow.studies import (
     end_dead_runs,
     fail_dead_trials,
     load_study,
-    mark_worker,
+    start_from_config,
 )
+from crmflow.workers import mark_worker
 
 logger = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -145,19 +148,25 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
 
     Each trial is one `study.optimize(n_trials=1)` (Optuna's loop: heartbeat, stale-trial failing, `catch`);
     the claim lock is held from the budget check until the trial exists, so claims are exact (across machines with
-    a database storage, on one host with a journal).
+    a database storage, on one host with a journal). A lost database connection is waited out (`Outage`).
     """
     lock = ClaimLock(job.place)
     trial_objective = _objective(job, tracker, lock)
     callbacks = [_progress(job.stage, job.objective, job.session)]
+    outage = Outage(job.settings.grace_period)
     while True:
-        lock.acquire()
         try:
-            if not job.session.may_start(study, storage):
-                return
-            study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
-        finally:
-            lock.release()
+            lock.acquire()
+            try:
+                if not job.session.may_start(study, storage):
+                    return
+                study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
+            finally:
+                lock.release()
+        except Exception as error:
+            outage.recover(study, storage, error)  # re-raises all but a lost database connection
+            continue
+        outage.over()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -259,7 +268,9 @@ def tune(
             fail_dead_trials(study, storage)
             end_dead_runs(stage, study, closer)
         session = Session.begin(study, settings, stage, place)
-        _start_from_config(spec, settings, study, place)
+        configured = spec.search_space.configured_point(spec.params)
+        if settings.start_from_config and configured:  # trial 0: the YAML's values
+            start_from_config(configured, study, place)
         job = _Job(stage, spec, evaluate, settings, objective, place, session)
         try:
             if settings.n_workers == 1:
@@ -270,18 +281,6 @@ def tune(
         finally:  # interrupted or not: runs of trials that did not end are ended KILLED
             end_dead_runs(stage, study, closer)
         return _result(stage, spec, objective, study)
-
-
-def _start_from_config(spec: ComponentSpec, settings: TuningSettings, study: optuna.Study, place: StudyPlace) -> None:
-    """Trial 0 is the YAML's values, so tuning never ends below them; a stored study's under its lock, so that
-    processes starting it together enqueue it once."""
-    configured = spec.search_space.configured_point(spec.params)
-    if not (settings.start_from_config and configured):
-        return
-    shared = place.persistent and place.url is not None and place.study_name is not None
-    with study_lock(place.url, place.study_name) if shared else nullcontext():
-        if not study.get_trials(deepcopy=False):
-            study.enqueue_trial(configured)
 
 
 def _result(stage: str, spec: ComponentSpec, objective: Objective, study: optuna.Study) -> TuningResult:

@@ -1,6 +1,7 @@
 """Real services for the tests, started on free loopback ports and stopped afterwards: a PostgreSQL
-server (shared Optuna studies) and an `mlflow server` (remote tracking). No pytest here: each helper
-raises `ServiceUnavailable` with the reason when its service cannot start, and the fixtures decide."""
+server (shared Optuna studies; `restart_postgres` restarts it mid-test) and an `mlflow server` (remote tracking).
+No pytest here: each helper raises `ServiceUnavailable` with the reason when its service cannot start, and the
+fixtures decide."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 # A directory holding initdb and pg_ctl, instead of looking for Debian's (a wrong one simulates a missing server).
@@ -27,6 +29,7 @@ PG_SYSTEM_USER = "postgres"  # PostgreSQL refuses to run as root; as root, its c
 START_TIMEOUT = 60.0
 LOG_TAIL = 2000  # characters of a service's log quoted in the reason it did not start
 PORT_ATTEMPTS = 3  # a free port can be taken before the server binds it: then try another
+_RESTARTS: dict[str, Callable[[], None]] = {}  # URL of a running test server -> how to restart it
 
 
 class ServiceUnavailable(RuntimeError):
@@ -114,6 +117,18 @@ def _pg_start(bin_dir: Path, prefix: list[str], root: Path) -> int:
     raise AssertionError("unreachable")
 
 
+def _pg_restart(bin_dir: Path, prefix: list[str], root: Path) -> None:
+    """pg_ctl restart -m fast: every session is ended, then the server starts again with the same options (port)."""
+    restart = [*prefix, str(bin_dir / "pg_ctl"), "restart", "-w", "-t", str(int(START_TIMEOUT)), "-m", "fast"]
+    _run([*restart, "-D", str(root / "data"), "-l", str(root / "restart.log")], "pg_ctl restart", root)
+
+
+def restart_postgres(url: str) -> None:
+    """Restart the server of `url` (a `postgres_server`'s) as an operator would, `pg_ctl restart -m fast`: its
+    connections are cut; it answers on the same port again when this returns."""
+    _RESTARTS[url]()
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on 127.0.0.1:<free port> with login role and database `crmflow`
@@ -131,13 +146,16 @@ def postgres_server() -> Iterator[str]:
         initdb += [f"--pwfile={root}/pwfile", "--auth-local=trust", "--auth-host=scram-sha-256", "--locale=C", "-N"]
         _run(initdb, "initdb", root)
         port = _pg_start(bin_dir, prefix, root)
+        url = f"postgresql+psycopg://{PG_USER}:{PG_USER}@127.0.0.1:{port}/{PG_USER}"
         try:
             role = f"CREATE ROLE {PG_USER} LOGIN PASSWORD '{PG_USER}'"
             database = f"CREATE DATABASE {PG_USER} OWNER {PG_USER}"  # not in a transaction: a -c of its own
             psql = [*prefix, str(bin_dir / "psql"), "-h", str(root), "-p", str(port), "-U", "postgres", "-qX"]
             _run([*psql, "-v", "ON_ERROR_STOP=1", "-c", role, "-c", database], "creating role and database", root)
-            yield f"postgresql+psycopg://{PG_USER}:{PG_USER}@127.0.0.1:{port}/{PG_USER}"
+            _RESTARTS[url] = partial(_pg_restart, bin_dir, prefix, root)
+            yield url
         finally:
+            _RESTARTS.pop(url, None)
             stop = [*prefix, str(bin_dir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(root / "data")]
             subprocess.run(stop, cwd=root, capture_output=True, timeout=START_TIMEOUT, check=False)
     finally:

@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 
 from crmflow.config.tuning import TuningSettings
 from crmflow.studies import end_dead_runs
-from crmflow.study_run import PARENT_ATTR, study_parent_run
+from crmflow.study_run import parent_attr, study_parent_run
 from crmflow.tracking import Tracker
 
 pytestmark = pytest.mark.slow  # each test starts two or three `crmflow` processes
@@ -110,7 +110,7 @@ def assert_one_parent(setup: Setup, outputs: list[str], n_trials: int) -> tuple[
     assert {run.data.tags["mlflow.parentRunId"] for run in children} == {parent.info.run_id}
     assert parent.info.status == "FINISHED" and not [run for run in runs if run.info.status == "RUNNING"]
     assert parent.data.tags["crmflow.study_name"] == setup.study_name
-    assert setup.study(None).user_attrs[PARENT_ATTR] == parent.info.run_id
+    assert setup.study(None).user_attrs[parent_attr(setup.tracking_uri, setup.experiment)] == parent.info.run_id
     reported = {match for out in outputs for match in re.findall(r"MLflow run (\w{32}) \(", out)}
     assert reported == {parent.info.run_id}
     study = setup.study()
@@ -228,9 +228,11 @@ def test_the_first_creates_the_study_parent_and_the_others_attach(tmp_path: Path
     other = Setup(tmp_path, f"sqlite:///{tmp_path}/other/mlflow.db", setup.storage, "s1", "one-run")
     with caplog.at_level(logging.WARNING, logger="crmflow.study_run"):
         with study_parent_run(tuning, Tracker(other.tracking_uri, "one-run"), "kmeans", {}) as fresh:
-            assert fresh.info.run_id != parent.info.run_id  # the recorded run is not in this store
-    assert f"records parent run {parent.info.run_id}, which experiment 'one-run'" in caplog.text
-    assert setup.study(None).user_attrs[PARENT_ATTR] == fresh.info.run_id
+            assert fresh.info.run_id != parent.info.run_id  # another store: a parent of its own there
+    assert not [r for r in caplog.records if r.name == "crmflow.study_run" and r.levelno >= logging.WARNING]
+    attrs = setup.study(None).user_attrs
+    assert attrs[parent_attr(setup.tracking_uri, "one-run")] == parent.info.run_id  # not overwritten
+    assert attrs[parent_attr(other.tracking_uri, "one-run")] == fresh.info.run_id
 
 
 def test_a_dead_workers_run_is_ended_killed_with_its_reason(tmp_path: Path) -> None:

@@ -282,7 +282,7 @@ def test_workers_share_a_postgresql_study(postgres_url: str, tmp_path: Path) -> 
     check_storage(tuning)
     storage = open_storage(tuning.storage, tuning)
     assert (storage.heartbeat_interval, storage.grace_period) == (60, 120)
-    assert type(storage.get_heartbeat_stale_trial_callback()).__name__ == "RetryHeartbeatStaleTrialCallback"
+    assert isinstance(storage.get_heartbeat_stale_trial_callback(), optuna.storages.RetryHeartbeatStaleTrialCallback)
     result = tune("segmentation", SPEC, evaluate, tuning, FakeLogger(tmp_path / "runs.txt"), workdir=tmp_path)
     assert result.n_complete == 12
     study = stored(tuning)

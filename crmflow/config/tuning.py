@@ -38,6 +38,14 @@ BUDGET_KEYS = ("n_trials", "timeout")
 RESUME_MODES = ("finish", "add")  # finish: a stored study reaches n_trials; add: n_trials more, whatever is stored
 JOURNAL = "journal:"
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql")  # SQLAlchemy dialects Optuna's RDBStorage supports, "+driver" allowed
+# `tuning.storage` as a `_target_` node, compared as strings (nothing imported): the names Optuna 5 exposes
+JOURNAL_TARGETS = ("optuna.storages.JournalStorage", "optuna.storages.journal.JournalStorage")
+JOURNAL_FILE_TARGETS = ("optuna.storages.journal.JournalFileBackend", "optuna.storages.JournalFileStorage")
+RDB_TARGET = "optuna.storages.RDBStorage"
+JOURNAL_NODE = (
+    f"{{_target_: {JOURNAL_TARGETS[0]}, log_storage: {{_target_: {JOURNAL_FILE_TARGETS[0]}, file_path: PATH}}}}"
+)
+RDB_NODE = f"{{_target_: {RDB_TARGET}, url: URL}}"
 
 
 def storage_kind(storage: str) -> str:
@@ -51,15 +59,57 @@ def storage_kind(storage: str) -> str:
     return "sqlite" if dialect == "sqlite" else "rdb"
 
 
+def storage_from_node(node: Mapping[str, Any], key: str = "tuning.storage") -> str:
+    """The `tuning.storage` string a `_target_` node stands for: `journal:PATH` for a JournalStorage on a journal
+    file, the `url` of an RDBStorage; so locks, study places and checks see one spelling."""
+    target = node.get("_target_")
+    if target == RDB_TARGET:
+        return _node_text(node, "url", key, "a database URL such as 'postgresql+psycopg://USER@HOST/DB'", RDB_NODE)
+    if target not in JOURNAL_TARGETS:
+        raise ConfigError(
+            f"{key}._target_: expected {JOURNAL_TARGETS[0]} or {RDB_TARGET}; got {target!r}; "
+            f"write {JOURNAL_NODE} or {RDB_NODE}"
+        )
+    _only(node, ("_target_", "log_storage"), key, JOURNAL_NODE)
+    log = node.get("log_storage")
+    found = log.get("_target_") if isinstance(log, Mapping) else log
+    if found not in JOURNAL_FILE_TARGETS:
+        raise ConfigError(
+            f"{key}.log_storage._target_: expected {' or '.join(JOURNAL_FILE_TARGETS)}; got {found!r}; "
+            f"write {JOURNAL_NODE}"
+        )
+    return JOURNAL + _node_text(log, "file_path", f"{key}.log_storage", "the journal file's path", JOURNAL_NODE)
+
+
+def _node_text(node: Mapping[str, Any], name: str, key: str, what: str, form: str) -> str:
+    """The one string argument `name` of a storage node (its other keys refused)."""
+    _only(node, ("_target_", name), key, form)
+    value = node.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key}.{name}: expected {what}; got {value!r}; write {form}")
+    return value.strip()
+
+
+def _only(node: Mapping[str, Any], keys: tuple[str, ...], key: str, form: str) -> None:
+    for name in sorted(set(node) - set(keys)):
+        raise ConfigError(
+            f"{key}: unknown key '{name}' for {node.get('_target_')}{did_you_mean(name, keys)}; write {form}"
+        )
+
+
 @dataclass(frozen=True)
 class StorageURL(Constraint):
-    """A `tuning.storage` value: `journal:PATH`, or a database URL for Optuna's RDBStorage."""
+    """A `tuning.storage` value: `journal:PATH`, or a database URL for Optuna's RDBStorage (a `_target_` node
+    has been turned into one of these by `storage_from_node`)."""
 
     def accepts(self, value: Any) -> bool:
         return isinstance(value, str) and bool(storage_kind(value))
 
     def describe(self) -> str:
-        return "'journal:PATH', 'sqlite:///PATH' or a PostgreSQL/MySQL URL such as 'postgresql+psycopg://USER@HOST/DB'"
+        return (
+            "'journal:PATH', 'sqlite:///PATH', a PostgreSQL/MySQL URL such as 'postgresql+psycopg://USER@HOST/DB' "
+            f"or a _target_ node ({JOURNAL_TARGETS[0]} or {RDB_TARGET})"
+        )
 
     def fix(self, value: Any) -> str:
         scheme = str(value).partition(":")[0].partition("+")[0]
@@ -167,6 +217,8 @@ class TuningSettings:
         values.update(start_from_config=True, objectives=None, stages=None, n_workers=1, resume="finish")
         values.update(heartbeat_interval=60, grace_period=120, max_failures=None)
         values.update(node)
+        if isinstance(values["storage"], Mapping):  # a `_target_` node: its string, the one spelling used
+            values["storage"] = storage_from_node(values["storage"])
         shown = {**values, "storage": redact(values["storage"])} if isinstance(values["storage"], str) else values
         validate(shown, cls.constraints, "tuning")  # a password in the storage URL never reaches a message
         default = Budget(values["n_trials"], values["timeout"])

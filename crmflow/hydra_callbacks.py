@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 __all__ = ["FAILURE_FILE", "SweepCallback", "record_failure", "sweep_failures"]
 
@@ -49,14 +49,22 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Clear the failure records a previous sweep left in this sweep folder, then create (and
-        migrate) the tracking store and the experiment before the launcher starts any job."""
+        migrate) the tracking store and the experiment before the launcher starts any job.
+
+        The sweep's shared config (its overrides that do not sweep) is planned first: when it is wrong,
+        nothing is created and each job reports the one line (a swept value is checked by its job)."""
+        from crmflow.errors import CrmflowError
+        from crmflow.plan import plan_run
         from crmflow.tracking import Tracker
 
         for stale in Path(str(config.hydra.sweep.dir)).rglob(FAILURE_FILE):
             stale.unlink(missing_ok=True)
-        tracking = config.tracking
-        experiment_id = Tracker(str(tracking.uri), str(tracking.experiment)).ensure_experiment()
-        logger.info("MLflow experiment '%s' (%s) ready for the sweep", tracking.experiment, experiment_id)
+        try:
+            plan = plan_run(OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]))
+        except CrmflowError:
+            return
+        experiment_id = Tracker(plan.tracking_uri, plan.experiment).ensure_experiment()
+        logger.info("MLflow experiment '%s' (%s) ready for the sweep", plan.experiment, experiment_id)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """List the failed jobs and exit 2 (the other jobs have finished)."""

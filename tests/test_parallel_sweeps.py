@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import compose_config, run_cli
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig, OmegaConf
 
@@ -23,13 +23,13 @@ def parents(uri: str) -> list:
     return [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
 
 
-def sweep_config(tmp_path: Path) -> DictConfig:
-    return OmegaConf.create(
-        {
-            "hydra": {"sweep": {"dir": str(tmp_path / "multirun")}},
-            "tracking": {"uri": f"sqlite:///{tmp_path}/mlruns/mlflow.db", "experiment": "crmflow"},
-        }
-    )
+def sweep_config(tmp_path: Path, *overrides: str) -> DictConfig:
+    """A sweep's shared config as the launching process sees it: the run's config and its `hydra` node."""
+    tracking = [f"tracking.uri=sqlite:///{tmp_path}/mlruns/mlflow.db", "tracking.experiment=crmflow"]
+    config = compose_config([*tracking, *overrides])
+    OmegaConf.set_struct(config, False)
+    config.hydra = {"sweep": {"dir": str(tmp_path / "multirun")}}
+    return config
 
 
 def test_failure_records_are_listed_in_job_order(tmp_path: Path) -> None:
@@ -47,6 +47,11 @@ def test_sweep_start_makes_the_store_and_clears_an_earlier_sweeps_records(tmp_pa
     assert sweep_failures(tmp_path / "multirun") == []
     assert MlflowClient(config.tracking.uri).get_experiment_by_name("crmflow") is not None
     SweepCallback().on_multirun_end(config)  # nothing failed: returns
+
+
+def test_a_wrong_shared_config_creates_no_store(tmp_path: Path) -> None:
+    SweepCallback().on_multirun_start(sweep_config(tmp_path, "tuning.n_trials=-3"))
+    assert not (tmp_path / "mlruns").exists()  # each job reports the one line; the sweep exits 2
 
 
 def test_sweep_end_lists_the_failed_jobs_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

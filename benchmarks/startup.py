@@ -2,7 +2,7 @@
 
 Run on demand (not part of the tests):
     python benchmarks/startup.py [--sizes 1,4,16] [--x64] [--repeats 3] [--trials 5] [--cases kmeans,default]
-        [--features-cache on|off]
+        [--features-cache on|off] [--hand-final on|off]
     python benchmarks/startup.py --profile [--profile-size 16] [--profile-case kmeans]   # where the time goes
 Sizes grow the synthetic data: 1x = data.n_customers=3000 (4x 12000, 16x 48000, --x64 adds 192000). Cases:
 - kmeans: `segmentation=kmeans rules=none predictor=none tuning.n_trials=T`, one study;
@@ -16,7 +16,12 @@ cache folder; the implementations are interleaved and the medians of `--repeats`
   does), each trial a nested `mlflow.start_run(nested=True)` logging its params and objective, and a parent run
   logging the best params and one optimisation-history PNG per study. For rules the hand loop calls crmflow's
   miner and leave-one-out scorer (mining is not what is compared); k-means trials score the sampled silhouette,
-  logistic regression trials 5-fold stratified ROC AUC on the 80% not held out.
+  logistic regression trials 5-fold stratified ROC AUC on the 80% not held out. Then, per study, the final step
+  a hand-written run needs for the same deliverables (`--hand-final off` leaves it out): k-means refit with the
+  best parameters, silhouette, labels and profile CSVs; the best miner on the earlier 80% of the baskets scored
+  on the latest 20%, then mined on all baskets and its rules CSV logged; the best logistic regression refit on
+  the 80%, its holdout ROC AUC, and the pipeline logged with `mlflow.sklearn.log_model` (skops, signature,
+  input example). crmflow does more than that in its final steps (stability, plots, importances).
 Per case and size: total wall time (launch to exit), time to the first trial (launch to the "trial 1/N" line of
 the `crmflow.tuning` logger; the hand loop stamps the same moment), the phases before it, and crmflow/hand
 (target <= 1.10). `--profile` runs one crmflow process under cProfile (whole run to /tmp/crm.prof, and the
@@ -140,19 +145,22 @@ def _profile_window(stamps: Stamps) -> None:
     tracker.Tracker.child_run = first_child
 
 
-def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
+def hand_child(case: str, customers: int, trials: int, scratch: Path, final_step: bool) -> dict:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mlflow
+    import mlflow.models
+    import mlflow.sklearn
     import numpy as np
     import optuna
+    import skops.io
     from sklearn.cluster import KMeans
     from sklearn.compose import ColumnTransformer, make_column_selector
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import silhouette_score
+    from sklearn.metrics import roc_auc_score, silhouette_score
     from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -194,14 +202,22 @@ def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
             sample = min(5000, len(matrix))
             return {"silhouette": float(silhouette_score(matrix, labels, sample_size=sample, random_state=SEED))}
 
-        return evaluate, {"n_clusters": 4}, "silhouette"
+        def final(params: dict[str, Any]) -> None:
+            labels = KMeans(n_clusters=params["n_clusters"], n_init=4, random_state=SEED).fit_predict(matrix)
+            mlflow.log_metric("segmentation.silhouette", float(silhouette_score(matrix, labels, sample_size=5000)))
+            segments = X.assign(segment=labels)
+            mlflow.log_text(segments.groupby("segment").mean(numeric_only=True).to_csv(), "segmentation/profiles.csv")
+            mlflow.log_text(segments[["segment"]].to_csv(), "segmentation/labels.csv")
+
+        return evaluate, {"n_clusters": 4}, "silhouette", final
 
     def rules_study() -> tuple[Any, dict[str, Any], str]:
         from crmflow.rules.baskets import baskets_from_transactions
         from crmflow.rules.estimator import AssociationRules
         from crmflow.rules.evaluation import evaluate_recommendations
 
-        train, _ = baskets_from_transactions(data.transactions).split_by_time(0.2)
+        baskets = baskets_from_transactions(data.transactions)
+        train, holdout = baskets.split_by_time(0.2)
         fit, validation = train.split_by_time(0.2)
 
         def evaluate(trial: optuna.Trial) -> dict[str, float]:
@@ -211,10 +227,16 @@ def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
             ).fit(fit)
             return {"hit_rate_at_5": evaluate_recommendations(miner, validation, k=5, seed=SEED)["hit_rate_at_5"]}
 
-        return evaluate, {"min_support": 0.01, "min_threshold": 0.1}, "hit_rate_at_5"
+        def final(params: dict[str, Any]) -> None:
+            scored = evaluate_recommendations(AssociationRules(**params).fit(train), holdout, k=5, seed=SEED)
+            mlflow.log_metric("rules.holdout_hit_rate_at_5", scored["hit_rate_at_5"])
+            rules = AssociationRules(**params).fit(baskets).rules_
+            mlflow.log_text(rules.to_csv(index=False), "rules/rules.csv")
+
+        return evaluate, {"min_support": 0.01, "min_threshold": 0.1}, "hit_rate_at_5", final
 
     def predictor_study() -> tuple[Any, dict[str, Any], str]:
-        X_train, _, y_train, _ = train_test_split(X, y, test_size=0.2, stratify=y, random_state=SEED)
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y, random_state=SEED)
         folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
 
         def evaluate(trial: optuna.Trial) -> dict[str, float]:
@@ -227,7 +249,19 @@ def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
             scores = cross_val_score(pipeline, X_train, y_train, cv=folds, scoring="roc_auc")
             return {"roc_auc": float(np.mean(scores))}
 
-        return evaluate, {"C": 1.0, "class_weight": None}, "roc_auc"
+        def final(params: dict[str, Any]) -> None:
+            model = LogisticRegression(**params, max_iter=2000)
+            pipeline = Pipeline([("preprocess", preprocessor()), ("model", model)]).fit(X_train, y_train)
+            mlflow.log_metric("predictor.holdout_roc_auc", roc_auc_score(y_test, pipeline.predict_proba(X_test)[:, 1]))
+            example = X_train.head(5)
+            signature = mlflow.models.infer_signature(example, pipeline.predict(example))
+            trusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+            mlflow.sklearn.log_model(
+                pipeline, name="model", signature=signature, input_example=example, serialization_format="skops",
+                skops_trusted_types=trusted,
+            )  # fmt: skip
+
+        return evaluate, {"C": 1.0, "class_weight": None}, "roc_auc", final
 
     def objective_of(stage: str, evaluate: Any, metric: str) -> Any:
         def objective(trial: optuna.Trial) -> float:
@@ -250,7 +284,7 @@ def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
     with mlflow.start_run(run_name="hand loop"):
         at["parent_open"] = time.time()
         for stage, make in studies.items():
-            evaluate, configured, metric = make()
+            evaluate, configured, metric, final = make()
             study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=SEED))
             study.enqueue_trial(configured)
             study.optimize(objective_of(stage, evaluate, metric), n_trials=trials, callbacks=[first])
@@ -263,6 +297,8 @@ def hand_child(case: str, customers: int, trials: int, scratch: Path) -> dict:
             ax.legend()
             mlflow.log_figure(fig, f"{stage}/optuna_history.png")
             plt.close(fig)
+            if final_step:
+                final(study.best_params)
     return at
 
 
@@ -285,6 +321,8 @@ def measure(implementation: str, case: str, customers: int, args: argparse.Names
             str(args.trials),
             "--features-cache",
             args.features_cache,
+            "--hand-final",
+            args.hand_final,
             "--scratch",
             scratch,
         ]
@@ -404,6 +442,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--cases", default="kmeans,default")
     parser.add_argument("--features-cache", choices=("on", "off"), default="on", help="crmflow's features.cache")
+    parser.add_argument(
+        "--hand-final", choices=("on", "off"), default="on", help="the hand loop's final step per stage (see above)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile one crmflow run instead")
     parser.add_argument("--profile-size", type=int, default=16)
     parser.add_argument("--profile-case", choices=tuple(CASES), default="kmeans")
@@ -418,7 +459,7 @@ def main() -> None:
         cache = args.features_cache == "on"
         at = crmflow_child(args.case, args.customers, args.trials, cache, args.scratch, args.window)
     elif args.child == "hand":
-        at = hand_child(args.case, args.customers, args.trials, args.scratch)
+        at = hand_child(args.case, args.customers, args.trials, args.scratch, args.hand_final == "on")
     elif args.profile:
         profile(args)
         return

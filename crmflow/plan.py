@@ -19,14 +19,16 @@ from crmflow.config.components import (
     parse_component,
     user_packages,
 )
+from crmflow.config.constraints import Interval, Text
 from crmflow.config.pinning import pinned_parameters
 from crmflow.config.search_space import SearchSpace, configured_value
 from crmflow.config.tuning import AUTO, TuningSettings
-from crmflow.config.validation import validate_parameters
+from crmflow.config.validation import validate, validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
 from crmflow.features.cache import cached_features, split_cache_settings
 from crmflow.paths import config_dir
 from crmflow.preprocessing import build_preprocessor
+from crmflow.privacy import NONE, privacy_mode
 from crmflow.stages.contract import Stage
 from crmflow.stages.registry import KEY as STAGES_KEY
 from crmflow.stages.registry import check_handoffs, registered_stages
@@ -44,7 +46,7 @@ RUN_KEYS = (
     STAGES_KEY,
     ALLOWED_PACKAGES_KEY,
 )
-TRACKING_KEYS = ("uri", "experiment")
+TRACKING_KEYS = ("uri", "experiment", "privacy")
 
 
 @dataclass
@@ -60,6 +62,7 @@ class RunPlan:
     tracking_uri: str
     experiment: str
     allowed_packages: tuple[str, ...] = ()
+    privacy: str = NONE  # tracking.privacy: none | hash | omit
 
     @property
     def seed(self) -> int:
@@ -113,11 +116,26 @@ def _active_stages(
         if node.get("_target_") is not None:
             spec, pins = _pinned(parse_component(node, stage.name, stage.settings_type), stage.name, user_keys)
             validate_parameters(spec.build(), stage.name)  # the configured (and pinned) values, typed
+            _check_search_space(spec)
             stage.check_config(spec)
             if pins:
                 logger.info(pins)
             active.append((stage, spec))
     return active
+
+
+def _check_search_space(spec: ComponentSpec) -> None:
+    """Every choice, and both ends of every range, must be a value the component accepts: a trial that
+    could only fail is a config error, named before any data is read."""
+    for dimension in spec.search_space.dimensions:
+        for value in dimension.edges():
+            try:
+                validate_parameters(spec.build({dimension.name: value}), spec.key)
+            except (ConfigError, TypeError, ValueError) as error:
+                raise ConfigError(
+                    f"{spec.key}.search_space.{dimension.name}: {value!r} is not a valid {dimension.name} "
+                    f"({str(error).split(': ', 1)[-1]})"
+                ) from error
 
 
 def _check_objectives(tuning: TuningSettings, stages: list[tuple[Stage, ComponentSpec]]) -> None:
@@ -157,6 +175,7 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
                 )
         elif key not in known:
             raise ConfigError(f"unknown top-level key '{key}'{did_you_mean(key, known)}")
+    validate({"seed": config.get("seed", 0)}, {"seed": [Interval(int, 0, None)]}, "")  # before data.seed uses it
     source = build_node(_section(config, "data"), "data")
     validate_parameters(source, "data")
     features_node, caching = split_cache_settings(_section(config, "features"))
@@ -175,5 +194,8 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     tracking = _section(config, "tracking")
     for key in sorted(set(tracking) - set(TRACKING_KEYS)):
         raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, TRACKING_KEYS)}")
+    experiment_rule = Text(hint="; it is the run's `name` unless set: give name=... or tracking.experiment=...")
+    validate(tracking, {"uri": [Text()], "experiment": [experiment_rule]}, "tracking")  # `name=` leaves it empty
     uri, experiment = str(tracking["uri"]), str(tracking["experiment"])
-    return RunPlan(config, source, features, preprocessing, stages, tuning, uri, experiment, packages)
+    privacy = privacy_mode(tracking)
+    return RunPlan(config, source, features, preprocessing, stages, tuning, uri, experiment, packages, privacy)

@@ -21,6 +21,7 @@ from crmflow.features.cache import CachedFeatures
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
+from crmflow.privacy import Privacy
 from crmflow.redact import redact_config, redact_overrides
 from crmflow.stages.contract import RunState, Stage, TuningResult
 from crmflow.storage import check_storage
@@ -116,7 +117,9 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]
         if cache_hit is not None:
             metrics["features.cache_hit"] = float(cache_hit)
     tuned = {stage: objective for stage, objective in plan.tuning.objectives.items() if plan.tuning.wants(stage)}
-    return RunState(data, table, plan.preprocessing, plan.seed, artifact_dir, objectives=tuned), metrics
+    privacy = Privacy.for_run(plan.privacy)  # once per run: every stage writes ids through it
+    state = RunState(data, table, plan.preprocessing, plan.seed, artifact_dir, objectives=tuned, privacy=privacy)
+    return state, metrics
 
 
 def _log_inputs(state: RunState, tracker: Tracker) -> None:
@@ -197,7 +200,7 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
         with study_parent_run(plan.tuning, tracker, name, _tags(plan, info)) as parent:  # the study's, if stored
             logger.info("MLflow run %s (%s) in experiment '%s'", parent.info.run_id, name, plan.experiment)
             shown = redact_config(plan.config)  # passwords in URLs and secret-named keys never reach the store
-            tracker.log_params(flatten(shown))
+            tracker.log_params({**flatten(shown), **state.privacy.params})  # the mode; never the key
             tracker.log_text(yaml.safe_dump(shown, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
             _log_inputs(state, tracker)

@@ -4,15 +4,15 @@
 crmflow predict model=runs:/<run id>/model input=new_customers.csv output=scores.parquet [tracking_uri=...]
 ```
 The output is the input table with a `prediction` column, plus `probability` (of the positive
-class) for classifiers. Tables are CSV or Parquet by their extension.
+class) for classifiers. Tables are CSV or Parquet by their extension. Only crmflow-logged models
+load, with pickle off and no code from the model folder (crmflow.model_loading); `allow_pickle=true`
+is the user's explicit trust in a model that needs more, and loads it with MLflow's loader.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,18 @@ import pandas as pd
 
 from crmflow.data.files import read_table
 from crmflow.errors import ConfigError, DataError, did_you_mean
+from crmflow.model_loading import load_model
 
 logger = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 REQUIRED_KEYS = ("model", "input", "output")
-KEYS = (*REQUIRED_KEYS, "tracking_uri")
+KEYS = (*REQUIRED_KEYS, "tracking_uri", "allow_pickle")
 TABLE_FORMATS = (".csv", ".parquet")
-# A skops model may be loaded when every type it needs trusted comes from these packages.
-TRUSTED_PACKAGES = ("crmflow.", "sklearn.", "numpy.", "scipy.")
+BOOLEANS = {"true": True, "false": False}
 USAGE = (
     "usage: crmflow predict model=<MLflow model URI> input=<csv|parquet> output=<csv|parquet> "
-    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>]"
+    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [allow_pickle=true: load a model you trust "
+    "that needs pickle or its own code]"
 )
 
 
@@ -43,6 +44,7 @@ class PredictRequest:
     input: Path
     output: Path
     tracking_uri: str = DEFAULT_TRACKING_URI
+    allow_pickle: bool = False
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> PredictRequest:
@@ -66,7 +68,14 @@ class PredictRequest:
             Path(given["input"]),
             Path(given["output"]),
             given.get("tracking_uri") or DEFAULT_TRACKING_URI,
+            _boolean(given.get("allow_pickle", "false"), "allow_pickle"),
         )
+
+
+def _boolean(value: str, key: str) -> bool:
+    if value.strip().lower() not in BOOLEANS:
+        raise ConfigError(f"predict.{key}: must be true or false; got {value!r}")
+    return BOOLEANS[value.strip().lower()]
 
 
 def _table_format(path: Path, key: str) -> str:
@@ -95,54 +104,6 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 def _first_line(error: BaseException) -> str:
     return next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
-
-
-def check_trusted_types(flavors: dict[str, Any], uri: str) -> bool:
-    """True when the model is a skops scikit-learn model whose trusted types all come from crmflow,
-    scikit-learn, NumPy or SciPy; a model trusting anything else is refused."""
-    sklearn_flavor = flavors.get("sklearn") or {}
-    if sklearn_flavor.get("serialization_format") != "skops":
-        return False
-    foreign = [t for t in sklearn_flavor.get("skops_trusted_types") or [] if not str(t).startswith(TRUSTED_PACKAGES)]
-    if foreign:
-        raise DataError(
-            f"predict.model: '{uri}' asks to trust types outside crmflow, scikit-learn, NumPy and SciPy "
-            f"({', '.join(map(str, foreign[:5]))}); refusing to load it"
-        )
-    return True
-
-
-@contextmanager
-def _deserialization_allowed(allowed: bool) -> Iterator[None]:
-    """Let MLflow deserialize a vetted skops model; other models follow the user's own setting."""
-    name = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-    previous = os.environ.get(name)
-    if allowed:
-        os.environ[name] = "true"
-    try:
-        yield
-    finally:
-        if allowed and previous is None:
-            os.environ.pop(name, None)
-        elif allowed:
-            os.environ[name] = previous
-
-
-def load_model(uri: str, tracking_uri: str) -> Any:
-    """The logged model as an MLflow pyfunc model."""
-    import mlflow
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        info = mlflow.models.get_model_info(uri)
-        with _deserialization_allowed(check_trusted_types(info.flavors, uri)):
-            return mlflow.pyfunc.load_model(uri)
-    except (MlflowException, OSError) as error:
-        raise ConfigError(
-            f"predict.model: cannot load '{uri}' (tracking URI {tracking_uri}): {_first_line(error)}"
-        ) from error
 
 
 def model_columns(model: Any, uri: str) -> list[str]:
@@ -176,7 +137,13 @@ def predict_frame(model: Any, frame: pd.DataFrame, columns: list[str]) -> pd.Dat
         predicted = model.predict(inputs)
     except MlflowException as error:
         raise DataError(f"predict.input: the rows do not match the model's signature: {_first_line(error)}") from error
-    scored = frame.assign(prediction=pd.Series(list(_values(predicted)), index=frame.index))
+    values = list(_values(predicted))
+    if len(values) != len(frame):
+        raise DataError(
+            f"predict.model: the model returned {len(values)} rows for {len(frame)} input rows; crmflow predict "
+            "scores one row per customer (a forecaster's periods are in its run's forecast.csv)"
+        )
+    scored = frame.assign(prediction=pd.Series(values, index=frame.index))
     raw = _raw_model(model)
     if raw is not None and hasattr(raw, "predict_proba") and list(getattr(raw, "classes_", [])) == [0, 1]:
         scored["probability"] = raw.predict_proba(inputs)[:, 1]
@@ -199,7 +166,7 @@ def _raw_model(model: Any) -> Any | None:
 def score_file(request: PredictRequest) -> pd.DataFrame:
     """Read the input, check it against the model's signature, predict, write the output; return it."""
     frame = read_input(request.input)
-    model = load_model(request.model, request.tracking_uri)
+    model = load_model(request.model, request.tracking_uri, request.allow_pickle)
     columns = check_columns(frame, model, request.model, request.input)
     scored = predict_frame(model, frame, columns)
     write_table(scored, request.output)

@@ -36,6 +36,7 @@ from crmflow.config.components import ComponentSpec, build_node, resolve_target
 from crmflow.config.tuning import Objective, TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.reconnect import Outage
+from crmflow.redact import redact
 from crmflow.stages.contract import TuningResult
 from crmflow.storage import open_storage, release_connections
 from crmflow.studies import (
@@ -135,7 +136,7 @@ def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[op
                 if not math.isfinite(value):
                     raise ValueError(f"{job.objective.metric} is {value}")
             except Exception as error:
-                trial.set_user_attr("error", f"{type(error).__name__}: {error}")
+                trial.set_user_attr("error", redact(f"{type(error).__name__}: {error}"))
                 raise
         trial.set_user_attr("metrics", metrics)
         return value

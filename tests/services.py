@@ -1,5 +1,6 @@
 """Real services for the tests, started on free loopback ports and stopped afterwards: a PostgreSQL
-server (shared Optuna studies; `restart_postgres` restarts it mid-test) and an `mlflow server` (remote tracking).
+server (shared Optuna studies; `restart_postgres` restarts it mid-test; `add_postgres_role` adds a role with a
+password) and an `mlflow server` (remote tracking; `mlflow_server_store` also gives the folder of its store).
 No pytest here: each helper raises `ServiceUnavailable` with the reason when its service cannot start, and the
 fixtures decide."""
 
@@ -230,5 +231,42 @@ def mlflow_server() -> Iterator[str]:
         process, url = _mlflow_start(Path(folder))
         try:
             yield url
+        finally:
+            _stop_group(process)
+
+
+# --- Credentials: a password-protected PostgreSQL role; every byte an MLflow server stores --------------
+
+
+PG_SUPERUSER = ("postgres", "postgres")  # initdb's superuser and its --pwfile password, as postgres_server sets them
+
+
+def add_postgres_role(url: str, role: str, password: str) -> str:
+    """On the server of `url` (a `postgres_server`'s), a login role `role` with `password` and a database of
+    its own, named like it; its SQLAlchemy URL without the password (libpq reads PGPASSWORD or a .pgpass file)."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    server = make_url(url)
+    user, secret = PG_SUPERUSER
+    with psycopg.connect(
+        host=server.host, port=server.port, user=user, password=secret, dbname="postgres", autocommit=True
+    ) as connection:
+        connection.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(role), sql.Identifier(role)))
+    return f"postgresql+psycopg://{role}@{server.host}:{server.port}/{role}"
+
+
+@contextmanager
+def mlflow_server_store() -> Iterator[tuple[str, Path]]:
+    """Like `mlflow_server`, but yields the folder of its store too (`mlflow.db` and `artifacts/`), so a test can
+    read every byte the server keeps."""
+    with tempfile.TemporaryDirectory(prefix="crmflow-test-mlflow-") as folder:
+        process, url = _mlflow_start(Path(folder))
+        try:
+            yield url, Path(folder)
         finally:
             _stop_group(process)

@@ -24,7 +24,19 @@ crmflow = run_cli
                 "birch, dbscan, decision_tree, gmm, hdbscan, kmeans, minibatch_kmeans, none, rfm_quantiles)"
             ),
         ),
-        (["segmentation.n_cluster=3"], "segmentation.n_cluster: unknown key; did you mean 'n_clusters'?"),
+        (
+            ["segmentation.n_cluster=3"],
+            "segmentation.n_cluster: KMeans has no parameter 'n_cluster'; did you mean 'n_clusters'?",
+        ),
+        (
+            ["segmentation=gmm", "segmentation.n_clusters=6"],
+            "segmentation.n_clusters: GaussianMixture has no parameter 'n_clusters'",
+        ),
+        (["tuning.sampler.seeds=1"], "tuning.sampler.seeds: TPESampler has no parameter 'seeds'; did you mean 'seed'?"),
+        (
+            ["segmentation.init=random"],
+            "segmentation.init: KMeans takes 'init' but this option's YAML does not set it; add it with +segmentation.init=...",
+        ),
         (["segmentaton=gmm"], "segmentaton: unknown key; did you mean 'segmentation'?"),
         (["+experiment=nope"], "experiment: unknown option 'nope'"),
         (

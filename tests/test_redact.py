@@ -23,6 +23,20 @@ from crmflow.run import RunInfo, run
         ("sqlite:///a/b.db", "sqlite:///a/b.db"),
         ("journal:studies/x.log", "journal:studies/x.log"),
         ("http://host:5000", "http://host:5000"),
+        ("s3://AKIA:wJal/K7+x@bucket/t.csv", "s3://AKIA:***@bucket/t.csv"),  # S3 secret keys hold "/"
+        ("file 's3://k:p@b/x.csv' does not exist", "file 's3://k:***@b/x.csv' does not exist"),
+        ("file 's3:/k:p@b/x.csv' does not exist", "file 's3:/k:***@b/x.csv' does not exist"),  # via pathlib.Path
+        ("models:/churn@champion", "models:/churn@champion"),
+        ('{"uri": "http://u:p@h"}', '{"uri": "http://u:***@h"}'),
+        ("+data.token=abc seed=1", "+data.token=*** seed=1"),
+        ("x?X-Amz-Security-Token=abc&b=1", "x?X-Amz-Security-Token=***&b=1"),
+        (
+            "s={url:'postgresql://r@h/db',connect_args:{password:abc}}",
+            "s={url:'postgresql://r@h/db',connect_args:{password:***}}",
+        ),
+        ("{'password': 'x', 'a': 1}", "{'password': '***', 'a': 1}"),
+        ("data.token: expected a string; got 5", "data.token: expected a string; got 5"),  # an error names the key
+        ("secret.path=/x", "secret.path=/x"),  # only the last key segment counts
     ],
 )
 def test_url_passwords_are_hidden(text: str, shown: str) -> None:

@@ -57,6 +57,13 @@ class Dimension:
             return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
         return trial.suggest_float(name, float(self.low), float(self.high), step=self.step, log=self.log)
 
+    def edges(self) -> tuple[Any, ...]:
+        """The values a trial may draw that bound this dimension: every choice, or the range's ends."""
+        if self.type == "categorical":
+            return self.choices
+        cast = int if self.type == "int" else float
+        return (cast(self.low), cast(self.high))
+
     def contains(self, value: Any) -> bool:
         """Whether `value` is one this dimension can draw (a choice, or in range and on the step grid)."""
         if self.type == "categorical":

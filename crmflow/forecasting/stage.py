@@ -171,7 +171,7 @@ class ForecasterStage(Stage):
             if settings.holdout_folds:
                 metrics["segments_holdout_mase"] = float(segment_rows["holdout_mase"].mean())
                 metrics["segments_holdout_baseline_mase"] = float(segment_rows["holdout_baseline_mase"].mean())
-        return StageResult(metrics, artifacts, _logged_model(fitted, settings))
+        return StageResult(metrics, artifacts, _logged_model(fitted, settings, series))
 
 
 def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: ForecasterSettings) -> pd.DataFrame:
@@ -203,8 +203,9 @@ def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: Forecas
     return pd.DataFrame(rows)
 
 
-def _logged_model(fitted: Forecaster, settings: ForecasterSettings) -> LoggedModel:
-    """The refit forecaster as an MLflow pyfunc model; input rows hold the `horizon` to forecast."""
+def _logged_model(fitted: Forecaster, settings: ForecasterSettings, series: pd.Series) -> LoggedModel:
+    """The refit forecaster as an MLflow pyfunc model stored as JSON (its parameters, learned state and the
+    aggregated training `series`; no pickle); input rows hold the `horizon` to forecast."""
     import scipy
     import sklearn
     import statsmodels
@@ -219,4 +220,5 @@ def _logged_model(fitted: Forecaster, settings: ForecasterSettings) -> LoggedMod
         "numpy",
     ]
     example = pd.DataFrame({"horizon": [settings.horizon]})
-    return LoggedModel(ForecasterModel(fitted, settings.interval), example, "forecast_model", "pyfunc", requirements)
+    model = ForecasterModel(fitted, settings.interval, series)
+    return LoggedModel(model, example, "forecast_model", "pyfunc", requirements)

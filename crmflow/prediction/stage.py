@@ -149,37 +149,31 @@ class PredictorStage(Stage):
     def finalize(
         self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None
     ) -> StageResult:
-        task, folder = prepared.task, state.artifact_dir
+        task, folder, privacy = prepared.task, state.artifact_dir, state.privacy
         validated = self._cross_validate(estimator, prepared)
         threshold, metrics = validated.threshold, dict(validated.metrics)
         model = task.final_model(prepared.pipeline(estimator), threshold).fit(prepared.X, prepared.y)
         sets = {"out-of-fold": (prepared.y.to_numpy(), validated.out_of_fold.predictions)}
-        artifacts = [
-            _predictions_csv(
-                task, prepared.y, sets["out-of-fold"][1], threshold, folder / "predictor_oof_predictions.csv"
-            )
-        ]
+        oof = _predictions(task, prepared.y, sets["out-of-fold"][1], threshold)
+        artifacts = [privacy.to_csv(oof, folder / "predictor_oof_predictions.csv")]  # ids as tracking.privacy says
         if len(prepared.y_holdout):
             predicted = task.predict(model, prepared.X_holdout)
             sets["holdout"] = (prepared.y_holdout.to_numpy(), predicted)
             metrics.update({f"holdout_{k}": v for k, v in task.evaluate(*sets["holdout"], threshold).items()})
-            artifacts.append(
-                _predictions_csv(
-                    task, prepared.y_holdout, predicted, threshold, folder / "predictor_holdout_predictions.csv"
-                )
-            )
+            holdout = _predictions(task, prepared.y_holdout, predicted, threshold)
+            artifacts.append(privacy.to_csv(holdout, folder / "predictor_holdout_predictions.csv"))
         if threshold is not None:
             metrics["threshold"] = threshold
         metrics.update(n_train=float(len(prepared.y)), n_holdout=float(len(prepared.y_holdout)))
         artifacts += task.plots(sets, threshold, folder)
         artifacts += _importances(model, prepared, folder)
-        return StageResult(metrics, artifacts, LoggedModel(model, prepared.X.head(5), name="model"))
+        example = privacy.example(prepared.X)  # with privacy on, a synthetic row, never a customer's
+        return StageResult(metrics, artifacts, LoggedModel(model, example, name="model"))
 
 
-def _predictions_csv(task: Task, y: pd.Series, predicted: np.ndarray, threshold: float | None, path: Path) -> Path:
-    frame = y.to_frame("actual").assign(**task.prediction_columns(predicted, threshold))
-    frame.to_csv(path)
-    return path
+def _predictions(task: Task, y: pd.Series, predicted: np.ndarray, threshold: float | None) -> pd.DataFrame:
+    """The actual values beside the predictions, indexed by customer id."""
+    return y.to_frame("actual").assign(**task.prediction_columns(predicted, threshold))
 
 
 def _importances(model: Any, prepared: PredictorInput, folder: Path) -> list[Path]:

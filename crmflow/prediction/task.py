@@ -191,7 +191,10 @@ class RegressionTask(Task):
                 f"holdout_fraction={holdout_fraction} needs at least {needed}"
             )
         if np.isin(y.unique(), [0, 1]).all():
-            logger.warning("predictor: %s regresses the 0/1 target '%s' (a linear probability model)", model, y.name)
+            raise ConfigError(
+                f"predictor: {model} is a regressor, but the target '{y.name}' is a 0/1 class label; choose a "
+                "classifier (e.g. predictor=logistic_regression) or a numeric target (e.g. features.target=spend)"
+            )
 
     def predict(self, model: Any, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(X), dtype="float64")

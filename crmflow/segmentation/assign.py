@@ -10,14 +10,17 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.neighbors import KNeighborsClassifier
 
 from crmflow.segmentation.segmenter import reads_raw_features
+from crmflow.storable import as_storable, from_storable, skops_storable
 
 
 class SegmentAssigner(TransformerMixin, BaseEstimator):
     """Add a categorical `segment` column computed by a segmenter fitted on the training rows.
 
-    Segmenters without `predict` (e.g. DBSCAN) assign new rows the segment of their nearest
-    training customer, so the whole model scores raw customer rows. Rule-based segmenters (classes
-    declaring `raw_features = True`) read the raw columns and the training label, not the preprocessed matrix.
+    Segmenters without `predict` (e.g. DBSCAN), and fitted segmenters skops cannot store (e.g. BIRCH's
+    tree of subclusters), assign new rows the segment of their nearest training customer, so the whole
+    model scores raw customer rows and is logged without pickle (a segmenter parameter skops refuses is
+    stored as its class and parameters: `crmflow.storable`). Rule-based segmenters (classes declaring
+    `raw_features = True`) read the raw columns and the training label, not the preprocessed matrix.
     """
 
     def __init__(self, preprocessor: Any, segmenter: Any, columns: list[str] | None = None) -> None:
@@ -40,8 +43,17 @@ class SegmentAssigner(TransformerMixin, BaseEstimator):
         embedded = self._embed(X, fit=True)
         segmenter = clone(self.segmenter)
         labels = segmenter.fit_predict(embedded, y)
-        self.assigner_ = segmenter if hasattr(segmenter, "predict") else KNeighborsClassifier(1).fit(embedded, labels)
+        if hasattr(segmenter, "predict") and skops_storable(segmenter):
+            self.assigner_ = segmenter
+        else:
+            self.assigner_ = KNeighborsClassifier(1).fit(embedded, labels)
         return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**super().__getstate__(), "segmenter": as_storable(self.segmenter)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__({**state, "segmenter": from_storable(state.get("segmenter"))})
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         labels = self.assigner_.predict(self._embed(X))

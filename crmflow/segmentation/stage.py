@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
-from crmflow.errors import DataError
+from crmflow.errors import ConfigError, DataError
 from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.metrics import (
@@ -91,7 +91,12 @@ class SegmentationStage(Stage):
         return list(SEGMENTATION_METRICS)
 
     def check_config(self, spec: ComponentSpec) -> None:
-        requested_segments(spec.build({}), spec.settings.size_parameter)  # the declared size parameter exists
+        size_parameter = spec.settings.size_parameter
+        n_segments = requested_segments(spec.build({}), size_parameter)  # the declared size parameter exists
+        if n_segments is not None and n_segments < 2:
+            raise ConfigError(
+                f"{spec.key}.{size_parameter}: {n_segments} segment(s) requested; a segmentation needs at least 2"
+            )
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if state.table is None:
@@ -167,7 +172,7 @@ class SegmentationStage(Stage):
         profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(state))
         artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]
         profiles.to_csv(artifacts[0])
-        labels.to_csv(artifacts[1])
+        state.privacy.to_csv(labels, artifacts[1])  # ids as tracking.privacy says
         artifacts.append(segment_scatter(prepared.matrix, labels, state.artifact_dir / "segments_pca.png"))
         artifacts.append(profile_heatmap(profiles, state.artifact_dir / "segment_profile_heatmap.png"))
         if tuned is not None:

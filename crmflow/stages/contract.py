@@ -19,6 +19,7 @@ from crmflow.config.components import ComponentSpec
 from crmflow.config.tuning import Objective
 from crmflow.data.base import CRMData
 from crmflow.features.table import CustomerTable
+from crmflow.privacy import Privacy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +54,7 @@ class RunState:
     segments: Segments | None = None  # from the segmentation stage
     model_uris: dict[str, str] = field(default_factory=dict)  # stage name -> logged model URI
     objectives: Mapping[str, Objective] = field(default_factory=dict)  # the tuned stages' objectives
+    privacy: Privacy = field(default_factory=Privacy)  # how artifacts show customer ids (tracking.privacy)
 
     def trials_report(self, stage: str, metric: str) -> bool:
         """Whether `stage`'s tuning trials must compute `metric` (it is their objective); a stage may leave
@@ -75,7 +77,7 @@ class TuningResult:
 
 @dataclass
 class LoggedModel:
-    """A fitted model to log, with an input example of raw rows.
+    """A fitted model to log, with an input example (raw rows, or with privacy on a synthetic row: `Privacy.example`).
 
     flavor "sklearn": a scikit-learn estimator (skops format); "pyfunc": an `mlflow.pyfunc.PythonModel`
     (e.g. a fitted forecaster) whose `pip_requirements` are listed by the stage.

@@ -18,6 +18,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
+from crmflow.redact import redact_config
+
 logger = logging.getLogger(__name__)
 SAMPLE_ROWS = 10_000  # rows hashed for the digest (evenly spread, first and last included)
 SCHEMA_ROWS = 1_000  # rows the column types are inferred from
@@ -64,7 +66,7 @@ def dataset_entity(frame: pd.DataFrame, name: str) -> Dataset:
     in every process, so the store keeps one dataset per (experiment, name, digest)."""
     sample = sample_rows(frame)
     profile = {"num_rows": len(frame), "num_elements": int(frame.size), "digest_sample_rows": len(sample)}
-    source = json.dumps({"tags": context_registry.resolve_tags()})
+    source = json.dumps(redact_config({"tags": context_registry.resolve_tags()}))  # the run's context, no password
     return Dataset(name, frame_digest(frame, sample), "code", source, _schema(sample), json.dumps(profile))
 
 

@@ -1,5 +1,10 @@
 """Log a fitted model to a given run id, without MLflow's fluent active run or global tracking URI:
-save it locally with the flavor's `save_model`, then create the run's LoggedModel, upload, finalize."""
+save it locally with the flavor's `save_model`, then create the run's LoggedModel, upload, finalize.
+
+Every model is stored without pickle, so `crmflow predict` (crmflow.model_loading) loads it with
+pickle off: a scikit-learn pipeline as skops, a forecaster as JSON plus crmflow's loader module. The
+MLmodel metadata carries crmflow's marker (`crmflow: {format: ...}`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 from mlflow.models import Model, infer_signature
@@ -17,6 +22,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.context import registry as context_registry
 from mlflow.utils.file_utils import local_file_uri_to_path
 
+from crmflow.errors import ConfigError
+from crmflow.model_loading import JSON_FORMAT, MARKER, SKOPS_FORMAT
 from crmflow.tracking.params import PACKAGE_DIR
 
 if TYPE_CHECKING:
@@ -26,26 +33,37 @@ logger = logging.getLogger(__name__)
 INTEGER_HINT = "Hint: Inferred schema contains integer column"
 
 
+class JsonPyfunc(Protocol):
+    """A model saved as plain data that one of crmflow's loader modules reads (`_load_pyfunc(path)`)."""
+
+    loader_module: str
+
+    def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any: ...
+
+    def save(self, folder: Path) -> Path: ...
+
+
 def log_model(client: MlflowClient, run_id: str, logged: LoggedModel) -> str:
-    """Log a fitted sklearn pipeline (skops format), or a pyfunc model (flavor "pyfunc", e.g. a forecaster),
-    with signature and input example, as the LoggedModel `logged.name` of the run, so that
-    `runs:/<run id>/<name>` and `models:/<model id>` resolve; return a URI to load it with.
+    """Log a fitted sklearn pipeline (skops format), or a pyfunc model (flavor "pyfunc": JSON data and a
+    crmflow loader module, e.g. a forecaster), with signature and input example, as the LoggedModel
+    `logged.name` of the run, so that `runs:/<run id>/<name>` and `models:/<model id>` resolve; return a
+    URI to load it with.
 
     The URI is the model's folder when the store keeps artifacts on this machine (it loads without a
     tracking URI; MLflow 3.17 cannot load a `file://` model URI), else `models:/<model id>` (load it with
     the tracking URI set).
     """
-    save, arguments = _pyfunc(logged) if logged.flavor == "pyfunc" else _sklearn(logged)
-    run = client.get_run(run_id)
-    model = client.create_logged_model(
-        run.info.experiment_id,
-        name=logged.name,
-        source_run_id=run_id,
-        params=dict(run.data.params),  # as mlflow's log_model does: the run's params on the model
-        tags=context_registry.resolve_tags(),
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="crmflow-model-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="crmflow-model-") as scratch:
+        save, arguments = _pyfunc(logged, Path(scratch)) if logged.flavor == "pyfunc" else _sklearn(logged)
+        run = client.get_run(run_id)
+        model = client.create_logged_model(
+            run.info.experiment_id,
+            name=logged.name,
+            source_run_id=run_id,
+            params=dict(run.data.params),  # as mlflow's log_model does: the run's params on the model
+            tags=context_registry.resolve_tags(),
+        )
+        try:
             local = Path(scratch) / "model"
             meta = Model(
                 artifact_path=model.artifact_location, run_id=run_id, model_uuid=model.model_id, model_id=model.model_id
@@ -56,10 +74,10 @@ def log_model(client: MlflowClient, run_id: str, logged: LoggedModel) -> str:
             for cache in list(local.rglob("__pycache__")):  # left by loading the model to infer requirements
                 shutil.rmtree(cache, ignore_errors=True)
             client.log_model_artifacts(model.model_id, str(local))
-        client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
-    except BaseException:
-        client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
-        raise
+            client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+        except BaseException:
+            client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+            raise
     client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     location = model.artifact_location
     return local_file_uri_to_path(location) if location.startswith("file:") else f"models:/{model.model_id}"
@@ -80,24 +98,28 @@ def _sklearn(logged: LoggedModel) -> tuple[Callable[..., Any], dict[str, Any]]:
         "input_example": example,
         "code_paths": [str(PACKAGE_DIR)],
         "pip_requirements": [f"scikit-learn=={sklearn.__version__}", f"skops=={skops.__version__}", "pandas", "numpy"],
-        **_serialization(logged.model),
+        "metadata": {MARKER: {"format": SKOPS_FORMAT}},
+        **_serialization(logged.model, logged.name),
     }
 
 
-def _pyfunc(logged: LoggedModel) -> tuple[Callable[..., Any], dict[str, Any]]:
-    """An mlflow.pyfunc.PythonModel (cloudpickled, with crmflow's code) and the stage's requirements."""
+def _pyfunc(logged: LoggedModel, scratch: Path) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """A `JsonPyfunc` model saved by MLflow's loader-module path: its JSON as the model's data."""
     import mlflow.pyfunc
 
+    model: JsonPyfunc = logged.model
     example = logged.input_example
     with warnings.catch_warnings():  # integer inputs (e.g. a horizon) are never missing here
         warnings.filterwarnings("ignore", message=INTEGER_HINT)
-        signature = infer_signature(example, logged.model.predict(None, example))
+        signature = infer_signature(example, model.predict(example))
     return mlflow.pyfunc.save_model, {
-        "python_model": logged.model,
+        "loader_module": model.loader_module,
+        "data_path": str(model.save(scratch)),
         "signature": signature,
         "input_example": example,
         "code_paths": [str(PACKAGE_DIR)],
         "pip_requirements": logged.pip_requirements or None,
+        "metadata": {MARKER: {"format": JSON_FORMAT}},
     }
 
 
@@ -110,20 +132,18 @@ def _integers_as_floats(example: Any) -> Any:
     return example.astype(dict.fromkeys(integers, "float64"))
 
 
-def _serialization(model: Any) -> dict[str, Any]:
+def _serialization(model: Any, name: str) -> dict[str, Any]:
     """skops, trusting the types it cannot vouch for itself (the model was fitted in this process:
-    crmflow's transformers, tree node storage, ...); cloudpickle for a model holding objects skops
-    cannot store at all (e.g. a fitted BIRCH tree), with a warning that loading it runs pickle."""
+    crmflow's transformers, tree node storage, ...). A model holding an object skops cannot store is
+    not logged with pickle: a ConfigError names it."""
     import skops.io
     from skops.io.exceptions import UnsupportedTypeException
 
     try:
         untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
     except UnsupportedTypeException as error:
-        logger.warning(
-            "tracking: the model holds a type skops cannot store (%s); logged with cloudpickle, so loading it "
-            "needs MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true and a trusted store",
-            error,
-        )
-        return {"serialization_format": "cloudpickle"}
-    return {"serialization_format": "skops", "skops_trusted_types": untrusted}
+        raise ConfigError(
+            f"tracking: cannot log the '{name}' model without pickle: {error}; crmflow logs models in skops "
+            "format only, so use components skops can store"
+        ) from error
+    return {"serialization_format": SKOPS_FORMAT, "skops_trusted_types": untrusted}

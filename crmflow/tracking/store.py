@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -58,6 +60,7 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT) -> None:
     """
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme not in SERVER_SCHEMES:
+        _check_local_store(uri)
         return
     host = parts.netloc.rpartition("@")[2]
     url = urllib.parse.urlunsplit((parts.scheme, host, parts.path.rstrip("/") + "/health", "", ""))
@@ -85,3 +88,20 @@ def _basic_auth(parts: urllib.parse.SplitResult) -> dict[str, str]:
         return {}
     pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
     return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+
+def _check_local_store(uri: str) -> None:
+    """A SQLite store's file must be a file (or absent) in a folder crmflow can create and write."""
+    database = sqlite_path(uri)
+    if database is None:
+        return
+    example = "e.g. tracking.uri=sqlite:///mlruns/mlflow.db"
+    if database.is_dir():
+        raise ConfigError(f"tracking.uri: '{database}' is a folder; give the SQLite file inside it, {example}")
+    folder = next((p for p in (database.parent, *database.parent.parents) if p.exists()), Path("."))
+    try:  # a probe folder, removed at once: nothing of the store is created before the run starts
+        os.rmdir(tempfile.mkdtemp(prefix=".crmflow-probe-", dir=folder))
+    except OSError as error:
+        raise ConfigError(
+            f"tracking.uri: cannot create the SQLite store '{database}' in '{folder}' ({error.strerror}); {example}"
+        ) from None

@@ -131,9 +131,10 @@ def test_a_classifier_on_a_continuous_target_is_a_config_error(tmp_path: Path) -
         PredictorStage().check(spec("sklearn.linear_model.LogisticRegression"), context(y, tmp_path))
 
 
-def test_a_regressor_may_fit_a_binary_target(tmp_path: Path) -> None:
+def test_a_regressor_on_a_0_1_class_label_is_refused(tmp_path: Path) -> None:
     y = pd.Series([0, 1] * 20, name="churn")
-    PredictorStage().check(spec("sklearn.linear_model.Ridge"), context(y, tmp_path))
+    with pytest.raises(ConfigError, match="predictor: Ridge is a regressor, but the target 'churn' is a 0/1 class"):
+        PredictorStage().check(spec("sklearn.linear_model.Ridge"), context(y, tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,8 @@ def read_basket_lines(path: str, sep: str = ",", encoding: str = "utf-8") -> pd.
     A repeated item within a line counts once.
     """
     file = Path(path)
+    if file.is_dir():
+        raise DataError(f"data.path: '{path}' is a directory; set data.path to one basket file (one basket per line)")
     if not file.is_file():
         raise DataError(f"data.path: file '{path}' does not exist")
     baskets, items = [], []

@@ -9,14 +9,14 @@ report and log the counts. Conversions turn one column into its standard dtype a
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import pandas as pd
-from pandas.tseries.api import guess_datetime_format
 
+from crmflow.data.timestamps import parse_timestamps
 from crmflow.errors import DataError, did_you_mean
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "parse_numbers",
     "parse_timestamps",
     "require_column",
+    "require_finite",
     "require_values",
     "return_rows",
     "text_columns",
@@ -149,12 +150,24 @@ def id_strings(values: pd.Series) -> pd.Series:
     return text.mask(text.str.strip().eq(""))
 
 
-def transaction_converters(timestamp_format: str | None, key: str) -> dict[str, Callable[[pd.Series], pd.Series]]:
-    """Per transaction column role: the conversion of a file column to its standard dtype."""
+def transaction_converters(
+    timestamp_format: str | None, key: str, unit: str | None = None, timezone: str | None = None
+) -> dict[str, Callable[[pd.Series], pd.Series]]:
+    """Per transaction column role: the conversion of a file column to its standard dtype; errors name
+    the keys of the block `key` (`{key}.timestamp_format`, `{key}.timestamp_unit`, `{key}.timezone`)."""
     numbers = {
         role: partial(parse_numbers, key=f"{key}.columns.{role}") for role in ("amount", "quantity", "unit_price")
     }
-    timestamps = partial(parse_timestamps, fmt=timestamp_format, key=f"{key}.columns.timestamp")
+    timestamps = partial(
+        parse_timestamps,
+        fmt=timestamp_format,
+        key=f"{key}.columns.timestamp",
+        format_key=f"{key}.timestamp_format",
+        unit=unit,
+        unit_key=f"{key}.timestamp_unit",
+        timezone=timezone,
+        timezone_key=f"{key}.timezone",
+    )
     return {**numbers, "timestamp": timestamps, "customer_id": id_strings, "basket_id": id_strings, "item": _text}
 
 
@@ -192,32 +205,22 @@ def parse_numbers(values: pd.Series, key: str) -> pd.Series:
             f"{key}: {int(bad.sum())} of {len(values)} values in column '{values.name}' are not numeric; "
             f"e.g. {example!r}{hint}"
         )
-    return numbers.astype("float64")
+    numbers = numbers.astype("float64")
+    require_finite(numbers.rename(values.name), key)
+    return numbers
 
 
-def parse_timestamps(values: pd.Series, fmt: str | None, key: str, format_key: str = "timestamp_format") -> pd.Series:
-    """Parse dates with the strftime format `fmt` (None = infer), failing with the number of
-    unparsable rows, an example and the expected format."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values
-    parsed = pd.to_datetime(values, format=fmt, errors="coerce")
-    bad = parsed.isna() & values.notna() & values.astype("str").str.strip().ne("")
-    if bad.any():
+def require_finite(values: pd.Series, key: str, fix: str = "leave them empty (missing) or write a number") -> None:
+    """Fail when a numeric column holds infinities ("inf" in a CSV is read as one), with the count and a row."""
+    if not pd.api.types.is_float_dtype(values):
+        return
+    infinite = pd.Series(np.isinf(values.to_numpy()), index=values.index)
+    if infinite.any():
+        row = infinite.idxmax()
         raise DataError(
-            f"{key}: {int(bad.sum())} of {len(values)} values in column '{values.name}' cannot be parsed "
-            f"as {_expected_format(values, fmt)}; e.g. {values[bad].iloc[0]!r}; set {format_key} to the strftime format"
+            f"{key}: {int(infinite.sum())} of {len(values)} values in column '{values.name}' are infinite "
+            f"(e.g. row {row}: {values[row]}); {fix}"
         )
-    return parsed
-
-
-def _expected_format(values: pd.Series, fmt: str | None) -> str:
-    """The configured format, or the one pandas infers from the first value, for error messages."""
-    if fmt is not None:
-        return f"format '{fmt}'"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        guessed = guess_datetime_format(str(values.dropna().iloc[0]))
-    return f"format '{guessed}' (inferred from the first value)" if guessed else "a date"
 
 
 def require_column(table: pd.DataFrame, ref: str | int, key: str) -> str:

@@ -8,14 +8,25 @@ references by the rules each spec declares in `constraints`) and raise `ConfigEr
 from __future__ import annotations
 
 import dataclasses
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, ClassVar, TypeVar
 
-from crmflow.config.constraints import Boolean, Encoding, InstanceOf, Interval, ListOf, Options, Text
+from crmflow.config.constraints import (
+    Boolean,
+    Constraint,
+    Encoding,
+    InstanceOf,
+    Interval,
+    ListOf,
+    Options,
+    Text,
+)
 from crmflow.config.validation import validate
 from crmflow.data.cleaning import DROP_RETURNS, Cleaning
+from crmflow.data.timestamps import EPOCH_UNITS
 from crmflow.errors import ConfigError, did_you_mean
 
 __all__ = [
@@ -24,6 +35,7 @@ __all__ = [
     "ColumnRef",
     "CustomerSpec",
     "TableSpec",
+    "TimeZone",
     "TransactionSpec",
     "customer_spec",
     "transaction_spec",
@@ -62,6 +74,37 @@ def _columns(values: Mapping[str, Any]) -> ListOf:
     return COLUMNS[values["header"]]
 
 
+@dataclass(frozen=True)
+class TimeZone(Constraint):
+    """A time zone name the zoneinfo database knows, e.g. 'UTC' or 'Europe/Berlin'."""
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, str) or not value.strip():
+            return False
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            return False
+        return True
+
+    def describe(self) -> str:
+        return "a time zone name such as 'UTC' or 'Europe/Berlin'"
+
+    def fix(self, value: Any) -> str:
+        return did_you_mean(value, sorted(zoneinfo.available_timezones())) if isinstance(value, str) else ""
+
+
+def _epoch_unit(format_name: str) -> Any:
+    """An epoch unit (a column holds epoch numbers) only when no strftime format (date text) is set."""
+
+    def rule(values: Mapping[str, Any]) -> list[Any]:
+        if values[format_name] is None:
+            return [Options(tuple(EPOCH_UNITS), doc=f"one of {', '.join(EPOCH_UNITS)} (Unix epoch units)"), None]
+        return [Options((None,), doc=f"None when {format_name} is set (a column holds epoch numbers or date text)")]
+
+    return rule
+
+
 def _other_than_decimal(values: Mapping[str, Any]) -> Text:
     """The thousands separator is one character, and not the decimal mark."""
     decimal = values["decimal"]
@@ -75,6 +118,7 @@ READ_OPTIONS: dict[str, list[Any]] = {
     "encoding": [Encoding()],
     "decimal": [Text(1, 1)],
     "thousands": [_other_than_decimal, None],
+    "timezone": [TimeZone(), None],
 }
 # `data.transactions.cleaning` (the Cleaning dataclass of crmflow.data.cleaning)
 CLEANING: dict[str, list[Any]] = {
@@ -96,6 +140,7 @@ class TableSpec:
     encoding: str = "utf-8"
     decimal: str = "."
     thousands: str | None = None
+    timezone: str | None = None  # zone that timestamps with UTC offsets (and epoch times) are converted to
 
     constraints: ClassVar[dict[str, list[Any]]] = READ_OPTIONS
 
@@ -105,10 +150,15 @@ class TransactionSpec(TableSpec):
     """`data.transactions`: the file, its column mapping and the cleaning steps."""
 
     timestamp_format: str | None = None
+    timestamp_unit: str | None = None  # the unit of Unix epoch numbers: s, ms, us or ns
     columns: Mapping[str, ColumnRef | None] = field(default_factory=lambda: dict(DEFAULT_COLUMNS))
     cleaning: Cleaning = field(default_factory=Cleaning)
 
-    constraints: ClassVar[dict[str, list[Any]]] = {**READ_OPTIONS, "timestamp_format": [FORMAT, None]}
+    constraints: ClassVar[dict[str, list[Any]]] = {
+        **READ_OPTIONS,
+        "timestamp_format": [FORMAT, None],
+        "timestamp_unit": [_epoch_unit("timestamp_format")],
+    }
 
 
 @dataclass(frozen=True)
@@ -120,6 +170,7 @@ class CustomerSpec(TableSpec):
     numeric_columns: tuple[ColumnRef, ...] = ()
     date_columns: tuple[ColumnRef, ...] = ()
     date_format: str | None = None
+    date_unit: str | None = None
     drop_columns: tuple[ColumnRef, ...] = ()
     missing_values: tuple[str, ...] = ()
 
@@ -130,6 +181,7 @@ class CustomerSpec(TableSpec):
         "numeric_columns": [_columns, None],
         "date_columns": [_columns, None],
         "date_format": [FORMAT, None],
+        "date_unit": [_epoch_unit("date_format")],
         "drop_columns": [_columns, None],
         "missing_values": [ListOf(str, doc="a list of placeholder strings such as ['Unknown']"), None],
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -26,11 +25,13 @@ from crmflow.data.cleaning import (
     parse_numbers,
     parse_timestamps,
     require_column,
+    require_finite,
     require_values,
     text_columns,
     transaction_converters,
 )
 from crmflow.data.file_specs import CustomerSpec, TableSpec, TransactionSpec, customer_spec, transaction_spec
+from crmflow.data.tables import read_table
 from crmflow.errors import ConfigError, DataError
 
 __all__ = [
@@ -44,55 +45,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ID_ROLES = ("customer_id", "basket_id", "item")  # text roles: placeholders become missing here
-PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
 # --- reading --------------------------------------------------------------------------------------
 
 
-def read_table(
-    path: str | Path,
-    sep: str,
-    key: str,
-    header: bool = True,
-    encoding: str = "utf-8",
-    decimal: str = ".",
-    thousands: str | None = None,
-    *,
-    path_key: str | None = None,
-) -> pd.DataFrame:
-    """Read a CSV (any delimiter) or a Parquet file, chosen by the file extension. Column labels are
-    strings; without a header row they are the positions ("0", "1", ...).
-
-    Errors name ``key``'s options (``{key}.encoding``) and the path as ``path_key`` (default ``{key}.path``).
-    """
-    path_key = path_key or f"{key}.path"
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{path_key}: file '{path}' does not exist")
-    try:
-        if file.suffix.lower() in PARQUET_SUFFIXES:
-            table = pd.read_parquet(file)
-        else:
-            table = pd.read_csv(
-                file, sep=sep, header=0 if header else None, encoding=encoding, decimal=decimal,
-                thousands=thousands, engine="python" if len(sep) > 1 else "c",
-            )  # fmt: skip
-    except pd.errors.EmptyDataError:
-        table = pd.DataFrame()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{key}.encoding: '{path}' is not {encoding} text ({exc.reason} at byte {exc.start})") from exc
-    except (pd.errors.ParserError, ValueError, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path_key}: cannot read '{path}' (sep={sep!r}): {first_line}") from exc
-    if table.empty:
-        raise DataError(f"{path_key}: '{path}' has no rows")
-    table.columns = [str(c) for c in table.columns] if header else [str(i) for i in range(table.shape[1])]
-    return table
-
-
 def _read(spec: TableSpec, key: str) -> pd.DataFrame:
-    return read_table(spec.path, spec.sep, key, spec.header, spec.encoding, spec.decimal, spec.thousands)
+    return read_table(
+        spec.path, spec.sep, key, spec.header, spec.encoding, spec.decimal, spec.thousands, sep_key=f"{key}.sep"
+    )
 
 
 # --- transactions ---------------------------------------------------------------------------------
@@ -107,7 +68,7 @@ def map_transactions(raw: pd.DataFrame, spec: TransactionSpec, key: str) -> pd.D
     raw, marked = mark_missing(raw, placeholders, spec.cleaning.missing_values)
     if marked:
         logger.info("%s.cleaning.missing_values: %d placeholder values treated as missing", key, marked)
-    converters = transaction_converters(spec.timestamp_format, key)
+    converters = transaction_converters(spec.timestamp_format, key, spec.timestamp_unit, spec.timezone)
     out = pd.DataFrame(index=raw.index)
     for role, column in sources.items():
         values = converters[role](raw[column])
@@ -160,7 +121,15 @@ def load_customers(
     ids = customer_ids(table, id_column, key)
     converters = {
         "numeric_columns": parse_numbers,
-        "date_columns": partial(parse_timestamps, fmt=spec.date_format, format_key="date_format"),
+        "date_columns": partial(
+            parse_timestamps,
+            fmt=spec.date_format,
+            format_key=f"{key}.date_format",
+            unit=spec.date_unit,
+            unit_key=f"{key}.date_unit",
+            timezone=spec.timezone,
+            timezone_key=f"{key}.timezone",
+        ),
     }
     for name, convert in converters.items():
         for column in columns[name]:
@@ -169,6 +138,9 @@ def load_customers(
         for column in columns[name]:
             require_values(table[column], f"{key}.{name}")
     table = table.drop(columns=columns["id_column"])
+    for column in [c for c in table.columns if c not in columns["numeric_columns"]]:  # those: checked when parsed
+        fix = f"leave them empty (missing), write a number, or add '{column}' to {key}.drop_columns"
+        require_finite(table[column], key, fix)
     table.insert(0, "customer_id", ids)
     return table.reset_index(drop=True), next(iter(columns["target"]), None), {"customers_in": float(len(raw))}
 

@@ -17,6 +17,7 @@ from crmflow.config.validation import validate_parameters
 from crmflow.data.base import CRMData
 from crmflow.errors import DataError
 from crmflow.features.attributes import attribute_features
+from crmflow.features.cutoff import check_cutoff, default_cutoff
 from crmflow.features.table import CustomerTable
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class RFMFeatures:
         """The configured cutoff, or the last timestamp minus the label horizon."""
         if self.cutoff is not None:
             return pd.Timestamp(self.cutoff)
-        return transactions["timestamp"].max().normalize() - pd.Timedelta(days=self.horizon_days)
+        return default_cutoff(transactions["timestamp"], self.horizon_days)
 
     def build(self, data: CRMData) -> CustomerTable:
         """Check the parameters, then the features as of the cutoff and the target after it."""
@@ -119,6 +120,7 @@ class RFMFeatures:
         if data.transactions is None or data.transactions.empty:
             raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
         cutoff = self.resolve_cutoff(data.transactions)
+        check_cutoff(data.transactions["timestamp"], cutoff, self.horizon_days, configured=self.cutoff is not None)
         X = rfm_features(data.transactions, cutoff)
         report = {}
         if self.merge_customers and data.customers is not None:

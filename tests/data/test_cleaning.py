@@ -21,6 +21,7 @@ from crmflow.data.cleaning import (
     parse_numbers,
     parse_timestamps,
     require_column,
+    require_finite,
     require_values,
     return_rows,
     text_columns,
@@ -167,6 +168,25 @@ def test_parse_numbers_counts_bad_values_and_hints_at_the_number_format() -> Non
         parse_numbers(values, "k")
     with pytest.raises(DataError, match=r"e.g. '1.234,5'; set decimal/thousands"):
         parse_numbers(pd.Series(["1.234,5"], name="amount"), "k")
+
+
+def test_parse_numbers_refuses_infinities() -> None:
+    # read_csv turns "inf" and "-inf" into floats, so they pass the numeric check and fail at fit
+    values = pd.Series([1.5, np.inf, 2.0, -np.inf], name="amount")
+    with pytest.raises(
+        DataError,
+        match=r"^k: 2 of 4 values in column 'amount' are infinite \(e.g. row 1: inf\); leave them empty \(missing\) "
+        r"or write a number$",
+    ):
+        parse_numbers(values, "k")
+    with pytest.raises(DataError, match=r"^k: 1 of 2 values in column 'x' are infinite \(e.g. row 0: inf\)"):
+        parse_numbers(pd.Series(["Infinity", "3"], name="x"), "k")
+
+
+def test_require_finite_skips_columns_that_cannot_hold_infinity() -> None:
+    require_finite(pd.Series([1, 2], name="n"), "k")
+    require_finite(pd.Series(["inf"], name="s"), "k")  # text is not a number here
+    require_finite(pd.Series([1.0, np.nan], name="f"), "k")
 
 
 def test_parse_timestamps_with_a_format_and_its_error() -> None:

@@ -118,6 +118,44 @@ def test_timestamp_format(write: Callable[..., str]) -> None:
     assert data.transactions["timestamp"].tolist() == [pd.Timestamp("2024-01-02"), pd.Timestamp("2024-01-13")]
 
 
+def test_timestamps_with_offsets_and_a_time_zone(write: Callable[..., str]) -> None:
+    text = "customer_id,timestamp,amount\n1,2024-01-05T23:30:00+01:00,1\n2,2024-07-05T23:30:00+02:00,1\n"
+    with pytest.raises(DataError, match=r"^data.transactions.columns.timestamp: column 'timestamp' mixes UTC offsets"):
+        load_tx(write(text))
+    tx = load_tx(write(text), timezone="UTC").transactions
+    assert tx["timestamp"].tolist() == [pd.Timestamp("2024-01-05 22:30"), pd.Timestamp("2024-07-05 21:30")]
+
+
+def test_epoch_timestamps_in_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "tx.parquet"
+    pd.DataFrame({"customer_id": ["a"], "timestamp": [1_700_000_000], "amount": [1.0]}).to_parquet(path)
+    with pytest.raises(DataError, match=r"set data.transactions.timestamp_unit: s$"):
+        load_tx(str(path))
+    stamps = load_tx(str(path), timestamp_unit="s").transactions["timestamp"]
+    assert stamps.tolist() == [pd.Timestamp("2023-11-14 22:13:20")]
+
+
+def test_customer_date_columns_take_a_unit_and_a_time_zone(write: Callable[..., str]) -> None:
+    path = write("id,since,seen\n1,1700000000,2024-07-01T10:00:00+02:00\n2,1688169600,2024-01-01T10:00:00+01:00\n")
+    with pytest.raises(DataError, match=r"^data.customers.date_columns: column 'since' holds numbers.*date_unit: s$"):
+        load_cu(path, id_column="id", date_columns=["since"])
+    with pytest.raises(DataError, match=r"mixes UTC offsets .*; set data.customers.timezone to the zone"):
+        load_cu(path, id_column="id", date_columns=["seen"])
+    data = load_cu(path, id_column="id", date_columns=["since", "seen"], date_unit="s", timezone="Europe/Berlin")
+    assert data.customers["since"].tolist() == [pd.Timestamp("2023-11-14 23:13:20"), pd.Timestamp("2023-07-01 02:00")]
+    assert data.customers["seen"].tolist() == [pd.Timestamp("2024-07-01 10:00"), pd.Timestamp("2024-01-01 10:00")]
+
+
+def test_infinite_values_in_a_customer_table(write: Callable[..., str]) -> None:
+    path = write("id,income,Total\n1,10,inf\n2,-inf,5\n")
+    with pytest.raises(DataError, match=r"^data.customers: 1 of 2 values in column 'income' are infinite \(e.g. row 1"):
+        load_cu(path, id_column="id", drop_columns=["Total"])
+    with pytest.raises(
+        DataError, match=r"^data.customers.numeric_columns: 1 of 2 values in column 'Total' are infinite"
+    ):
+        load_cu(path, id_column="id", numeric_columns=["Total"])
+
+
 # --- amounts and ids -------------------------------------------------------------------------------
 
 
@@ -214,7 +252,7 @@ def test_unparsable_timestamps(write: Callable[..., str]) -> None:
     with pytest.raises(
         DataError,
         match=r"^data.transactions.columns.timestamp: 2 of 3 values in column 'timestamp' cannot be parsed as "
-        r"format '%d-%m-%Y'; e.g. '2014-01-03'; set timestamp_format to the strftime format$",
+        r"format '%d-%m-%Y'; e.g. '2014-01-03'; set data.transactions.timestamp_format to the strftime format$",
     ):
         load_tx(path, timestamp_format="%d-%m-%Y")
 
@@ -279,7 +317,7 @@ def test_customer_columns_must_exist_and_hold_values(write: Callable[..., str]) 
 @pytest.mark.parametrize(
     ("block", "pattern"),
     [
-        ({"timestamp_fromat": "%Y"}, r"^data.transactions: unknown key 'timestamp_fromat'; did you mean 'timestamp_format'\?"),
+        ({"timestamp_fromat": "%Y"}, r"^data.transactions: unknown key 'timestamp_fromat'; did you mean 'timestamp_format' or 'timestamp_unit'\?"),
         ({"cleaning": {"drop_duplicate": True}}, r"^data.transactions.cleaning: unknown key 'drop_duplicate'; did you mean 'drop_duplicates'\?"),
         ({"columns": {"itme": "x"}}, r"^data.transactions.columns: unknown column role 'itme'; did you mean 'item'\?"),
         ({"cleaning": {"returns": "discard"}}, r"^data.transactions.cleaning.returns: must be a str among \{'drop', 'keep'\}; got 'discard'$"),
@@ -293,6 +331,10 @@ def test_customer_columns_must_exist_and_hold_values(write: Callable[..., str]) 
         ({"encoding": "utf-9"}, r"^data.transactions.encoding: must be a text encoding such as 'utf-8'.*; got 'utf-9'$"),
         ({"timestamp_format": 1}, r"^data.transactions.timestamp_format: must be a strftime format .* or None; got 1$"),
         ({"cleaning": {"drop_duplicates": "yes"}}, r"^data.transactions.cleaning.drop_duplicates: must be an instance of 'bool'; got 'yes'$"),
+        ({"timestamp_unit": "sec"}, r"^data.transactions.timestamp_unit: must be one of s, ms, us, ns \(Unix epoch units\) or None; got 'sec'$"),
+        ({"timestamp_unit": "s", "timestamp_format": "%Y"}, r"^data.transactions.timestamp_unit: must be None when timestamp_format is set"),
+        ({"timezone": "CEST"}, r"^data.transactions.timezone: must be a time zone name such as 'UTC' or 'Europe/Berlin' or None; got 'CEST'"),
+        ({"timezone": "europe/berlin"}, r"got 'europe/berlin'; did you mean 'Europe/Berlin'"),
     ],
 )  # fmt: skip
 def test_transaction_config_errors(tmp_path: Path, block: dict, pattern: str) -> None:

@@ -72,7 +72,10 @@ def test_merges_customer_attributes_without_the_target(log: pd.DataFrame) -> Non
 
 
 def test_no_transactions_before_cutoff_is_a_data_error(log: pd.DataFrame) -> None:
-    with pytest.raises(DataError, match="no transactions on or before the cutoff 2023-01-01"):
+    with pytest.raises(
+        DataError,
+        match=r"^features.cutoff: 2023-01-01 is before the first transaction \(the data spans 2024-01-01 to 2024-03-01\)",
+    ):
         RFMFeatures(cutoff="2023-01-01").build(CRMData("toy", transactions=log))
 
 

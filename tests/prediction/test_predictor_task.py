@@ -163,7 +163,7 @@ def test_unusable_targets_are_data_errors(target: str, y: list, expected: str, t
     assert expected in str(raised.value)
 
 
-def test_one_class_rfm_label_stops_the_run_before_fitting(tracking_overrides: list[str], tmp_path: Path) -> None:
+def test_a_cutoff_after_the_data_stops_the_run_before_fitting(tracking_overrides: list[str], tmp_path: Path) -> None:
     # a cutoff after the last transaction: nobody buys in the horizon, so every customer churned
     overrides = [
         "data.n_customers=200",
@@ -174,7 +174,7 @@ def test_one_class_rfm_label_stops_the_run_before_fitting(tracking_overrides: li
         "tuning=off",
         *tracking_overrides,
     ]
-    with pytest.raises(DataError, match="predictor: target 'churn' has 1 class"):
+    with pytest.raises(DataError, match="features.cutoff: 2030-01-01 is on or after the last transaction"):
         run(compose_config(overrides))
     assert not (tmp_path / "mlruns").exists()
 

@@ -45,6 +45,27 @@ def test_parent_and_child_end_with_a_final_status(tmp_path: Path, error: type | 
     assert (tmp_path / "store" / "mlflow.db").is_file()
 
 
+@pytest.mark.parametrize(
+    ("error", "reason", "kind"),
+    [
+        (ValueError("bad value\nsecond line"), "bad value", "ValueError"),
+        (
+            RuntimeError("cannot reach http://alice:hunter2@host:5000"),
+            "cannot reach http://alice:***@host:5000",
+            "RuntimeError",
+        ),
+        (ValueError(), "ValueError", "ValueError"),
+        (KeyboardInterrupt(), "interrupted (Ctrl-C or SIGTERM)", "KeyboardInterrupt"),
+    ],
+)
+def test_a_failed_run_records_why_in_tags(tmp_path: Path, error: BaseException, reason: str, kind: str) -> None:
+    tracker = Tracker(f"sqlite:///{tmp_path}/mlflow.db", "t")
+    with pytest.raises(type(error)), tracker.parent_run("parent", {}), tracker.child_run("child", {}, {}):
+        raise error
+    for run in MlflowClient(tracker.uri).search_runs([tracker.experiment_id]):
+        assert run.data.tags["crmflow.error"] == reason and run.data.tags["crmflow.error_type"] == kind
+
+
 def test_flatten_makes_dotted_string_params() -> None:
     assert flatten({"a": {"b": 1, "c": {"d": None}}, "e": [1, 2], "f": {}}) == {
         "a.b": "1",

@@ -79,8 +79,9 @@ class TuningResult:
 class LoggedModel:
     """A fitted model to log, with an input example (raw rows, or with privacy on a synthetic row: `Privacy.example`).
 
-    flavor "sklearn": a scikit-learn estimator (skops format); "pyfunc": an `mlflow.pyfunc.PythonModel`
-    (e.g. a fitted forecaster) whose `pip_requirements` are listed by the stage.
+    flavor "sklearn": a scikit-learn estimator (skops format); "pyfunc": a model saved as plain data that one of
+    crmflow's loader modules reads, never pickled (`crmflow.tracking.models.JsonPyfunc`, e.g. a fitted forecaster),
+    whose `pip_requirements` are listed by the stage.
     """
 
     model: Any

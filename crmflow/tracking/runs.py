@@ -11,8 +11,11 @@ from mlflow.entities import Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from crmflow.redact import redact
+
 logger = logging.getLogger(__name__)
 KILLED_REASON = "crmflow.killed_reason"
+ERROR_TAG, ERROR_TYPE_TAG = "crmflow.error", "crmflow.error_type"  # why a run ended FAILED or KILLED
 MAX_TAG_LENGTH = 5000
 PAGE = 1000  # runs per search page
 
@@ -75,3 +78,21 @@ def log_new_params(client: MlflowClient, run_id: str, params: Mapping[str, str])
         logger.warning(
             "tracking: param '%s' of the shared run stays '%s'; this process has '%s'", key, known[key], params[key]
         )
+
+
+def failure_reason(error: BaseException) -> str:
+    """The error's first line (its type when it has no text), password-free, as a tag can hold it."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (Ctrl-C or SIGTERM)"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return redact(lines[0] if lines else type(error).__name__)[:MAX_TAG_LENGTH]
+
+
+def tag_failure(client: MlflowClient, run_id: str, error: BaseException) -> None:
+    """Record on the run why it failed: tags `crmflow.error` (one line) and `crmflow.error_type`; never raises
+    (the run's own error is what the user must see)."""
+    try:
+        client.set_tag(run_id, ERROR_TAG, failure_reason(error))
+        client.set_tag(run_id, ERROR_TYPE_TAG, type(error).__name__)
+    except MlflowException as failed:
+        logger.warning("tracking: cannot tag run %s with its error: %s", run_id, failed)

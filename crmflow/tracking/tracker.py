@@ -58,7 +58,8 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 @contextmanager
 def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterator[None]:
-    """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM), whatever happens;
+    """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM), whatever happens, with
+    the reason of a failure in tags `crmflow.error` and `crmflow.error_type`;
     an attached run (another process owns it) is left as it is unless this process fails; a shared run
     (`attached=False`) always gets this process's outcome, so the last process to end sets its status."""
     status = "FAILED"
@@ -66,8 +67,9 @@ def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterato
         with _sigterm_interrupts():
             yield
         status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        runs.tag_failure(client, run_id, error)
         raise
     finally:
         if not (attached and status == "FINISHED"):

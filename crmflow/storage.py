@@ -143,6 +143,18 @@ def check_storage(settings: TuningSettings, spaces: Mapping[str, SearchSpace] | 
 
     if settings.storage is None:
         return
+    kind = storage_kind(settings.storage)
+    place = (
+        journal_path(settings.storage)
+        if kind == "journal"
+        else _sqlite_file(settings.storage)
+        if kind == "sqlite"
+        else None
+    )
+    if place is not None and place.is_dir():
+        raise ConfigError(
+            f"tuning.storage: '{place}' is a folder; give a file inside it, e.g. journal:{place}/study.log"
+        )
     try:
         storage = open_storage(settings.storage, settings)
         names = {study.study_name: study.directions for study in storage.get_all_studies()}

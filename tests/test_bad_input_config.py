@@ -19,9 +19,13 @@ def _broken_user_yaml(folder: Path) -> list[str]:
     return [f"--config-dir={folder / 'conf'}", "segmentation=broken"]
 
 
-def _folder_as_sqlite_file(folder: Path) -> list[str]:
+def _folder(folder: Path) -> Path:
     (folder / "store.db").mkdir()
-    return [f"tracking.uri=sqlite:///{folder / 'store.db'}"]
+    return folder / "store.db"
+
+
+def _folder_as_sqlite_file(folder: Path) -> list[str]:
+    return [f"tracking.uri=sqlite:///{_folder(folder)}"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,16 @@ CASES = [
         "tuning.storage: cannot connect to sqlite:////proc/crmflow/optuna.db",
     ),
     Case("a folder as the SQLite tracking file", _folder_as_sqlite_file, "is a folder; give the SQLite file inside it"),
+    Case(
+        "a folder as the SQLite Optuna storage",
+        lambda folder: [f"tuning.storage=sqlite:///{_folder(folder)}", "tuning.study_name=s"],
+        "store.db' is a folder; give a file inside it, e.g. journal:",
+    ),
+    Case(
+        "an unreachable tracking server",
+        ["tracking.uri=http://127.0.0.1:9"],
+        "tracking.uri: cannot reach the MLflow tracking server at http://127.0.0.1:9",
+    ),
     Case(
         "an unwritable tracking store",
         ["tracking.uri=sqlite:////proc/crmflow/mlflow.db"],

@@ -172,7 +172,7 @@ def test_every_setting_has_a_declared_rule(settings_type: type) -> None:
 
 def test_parse_settings_names_unknown_and_missing_keys_before_checking_values() -> None:
     given = {"columns": None, "silhouette_sample_size": 0, "stability_resamples": 5, "max_noise_share": 0.5}
-    given["size_parameter"] = "n_clusters"
+    given |= {"size_parameter": "n_clusters", "memory": "linear", "memory_budget_gib": 4.0, "fit_sample": None}
     assert parse_settings(given, SegmentationSettings, "segmentation.settings").silhouette_sample_size == 0
     with pytest.raises(ConfigError, match="segmentation.settings: unknown setting 'columnz'; did you mean 'columns'"):
         parse_settings({**given, "columnz": 1}, SegmentationSettings, "segmentation.settings")

@@ -1,12 +1,16 @@
 """Rules mined within each customer segment, scored and compared with the global rules.
 
 A segment's rules are interesting where their lift is far above the lift of the same rule on all
-baskets: `lift_ratio` = segment lift / global lift.
+baskets: `lift_ratio` = segment lift / global lift. Comparing on all baskets is the costly step; it
+is estimated first and done in as many passes over the rules as the memory budget needs
+(crmflow.rules.segment_cost).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +23,7 @@ from crmflow.rules.estimator import AssociationRules
 from crmflow.rules.evaluation import evaluate_recommendations
 from crmflow.rules.protocol import RuleMiner
 from crmflow.rules.rule_table import rule_metrics
+from crmflow.rules.segment_cost import compare_passes, over_budget
 from crmflow.segmentation.metrics import NOISE
 
 logger = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ class SegmentLimits:
     min_baskets: int
     max_itemsets: int
     max_rules: int
+    memory_budget_gib: float = 4.0  # for scoring one segment's rules on all baskets (conf/rules/_settings.yaml)
 
 
 @dataclass
@@ -68,7 +74,10 @@ def mine_per_segment(
     rules table is mined on all its baskets and compared with the same rules on all baskets. A
     small segment of large, repetitive baskets can hold millions of frequent itemsets at the
     global support fraction: past ``limits.max_itemsets`` the segment is skipped (with the reason in
-    its row), and its table keeps its ``limits.max_rules`` rules of highest lift.
+    its row), and its table keeps its ``limits.max_rules`` rules of highest lift. The table is compared
+    with all baskets in passes estimated within ``limits.memory_budget_gib`` (`compare_passes`); a segment
+    whose rules cannot be (encoding the baskets or one rule alone over the budget, which the rules stage
+    refuses before any run) is skipped with the estimates in its row.
     """
     everything = Baskets(
         items=train.items + holdout.items,
@@ -79,6 +88,7 @@ def mine_per_segment(
     table_miner = clone(segment_miner).set_params(max_rules=min(miner.max_rules or limits.max_rules, limits.max_rules))
     train_segment, holdout_segment = basket_segments(train, labels), basket_segments(holdout, labels)
     all_segment = pd.concat([train_segment, holdout_segment], ignore_index=True)
+    item_counts = Counter(itertools.chain.from_iterable(everything.items))
     rows, tables = [], []
     present = [s for s in pd.unique(labels) if s != NOISE and (train_segment == s).any()]  # labels keep their type
     for segment in sorted(present, key=str):
@@ -100,9 +110,14 @@ def mine_per_segment(
             )
             row["status"] = f"not mined: {str(error).splitlines()[0]}"
             continue
-        row |= {"n_rules": len(mined.rules_), "rules_found": mined.n_rules_found_}
+        passes = compare_passes(mined.rules_, item_counts, limits.memory_budget_gib)
+        if passes is None:
+            row["status"] = over_budget(mined.rules_, item_counts, len(everything), limits.memory_budget_gib)
+            logger.warning("rules: segment %s %s", segment, row["status"])
+            continue
+        row |= {"n_rules": len(mined.rules_), "rules_found": mined.n_rules_found_, "compare_passes": len(passes)}
         row |= _scores(fitted, global_miner, holdout.subset(np.flatnonzero(holdout_segment == segment)), k, seed)
-        tables.append(_compared(mined.rules_, everything).assign(segment=segment))
+        tables.append(_compared(mined.rules_, everything, passes).assign(segment=segment))
     return _summary(pd.DataFrame(rows), tables, k)
 
 
@@ -121,9 +136,10 @@ def _scores(segment_miner: RuleMiner, global_miner: RuleMiner, holdout: Baskets,
     }
 
 
-def _compared(rules: pd.DataFrame, everything: Baskets) -> pd.DataFrame:
-    """A segment's rules with the same rules' support, confidence and lift on all baskets."""
-    overall = rule_metrics(rules, everything)[COMPARED].add_prefix("global_")
+def _compared(rules: pd.DataFrame, everything: Baskets, passes: list[np.ndarray]) -> pd.DataFrame:
+    """A segment's rules with the same rules' support, confidence and lift on all baskets, pass by pass."""
+    parts = [rule_metrics(rules.iloc[rows].reset_index(drop=True), everything) for rows in passes]
+    overall = pd.concat(parts, ignore_index=True)[COMPARED].add_prefix("global_")
     table = pd.concat([rules[["antecedents", "consequents", *COMPARED, "support_count"]], overall], axis=1)
     return table.assign(lift_ratio=table["lift"] / table["global_lift"])
 

@@ -23,6 +23,7 @@ class RulesSettings:
     segment_min_baskets: int
     segment_max_itemsets: int
     segment_max_rules: int
+    segment_memory_budget_gib: float  # comparing one segment's rules with all baskets (crmflow.rules.segments)
 
     constraints: ClassVar[dict] = {
         "holdout_fraction": SHARE,
@@ -33,4 +34,5 @@ class RulesSettings:
         "segment_min_baskets": [Interval(int, 2, None)],
         "segment_max_itemsets": [Interval(int, 1, None)],
         "segment_max_rules": [Interval(int, 1, None)],
+        "segment_memory_budget_gib": [Interval(float, 0, None, closed="neither", doc="a number of GiB > 0")],
     }

@@ -19,6 +19,7 @@ from crmflow.rules.report import (
     top_rules_markdown,
     write_segment_rules,
 )
+from crmflow.rules.segment_cost import check_compare_budget
 from crmflow.rules.segments import SegmentLimits, mine_per_segment
 from crmflow.rules.settings import RulesSettings
 from crmflow.stages.contract import RunState, Stage, StageResult, TuningResult
@@ -73,6 +74,8 @@ class RulesStage(Stage):
                 "transaction row (map it with data.transactions.columns.item, or set rules=none)"
             )
         check_baskets(_baskets(state))  # before any run starts: e.g. every basket holds a single item
+        if spec.settings.per_segment:  # no pass over a segment's rules could fit the memory budget
+            check_compare_budget(_baskets(state), spec.settings.segment_memory_budget_gib)
 
     def prepare(self, spec: ComponentSpec, state: RunState) -> RulesInput:
         baskets = _baskets(state)
@@ -112,7 +115,7 @@ class RulesStage(Stage):
                 clone(estimator), prepared.train, prepared.holdout, state.segments.labels,
                 prepared.k, prepared.seed, SegmentLimits(
                     spec.settings.segment_min_baskets, spec.settings.segment_max_itemsets,
-                    spec.settings.segment_max_rules,
+                    spec.settings.segment_max_rules, spec.settings.segment_memory_budget_gib,
                 ),
             )  # fmt: skip
             metrics.update(found.metrics)

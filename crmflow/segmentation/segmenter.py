@@ -5,7 +5,9 @@ segmenters). A class may also declare:
 
 - `raw_features = True`: it reads the raw customer features (and the label), not the preprocessed matrix;
 - `check_features(X, y)`: raises a DataError when it cannot segment these features, before any fit;
-- `segment_names_` (learned): segment id -> readable name, e.g. a tree leaf's path.
+- `segment_names_` (learned): segment id -> readable name, e.g. a tree leaf's path;
+- `wraps = "<parameter>"`: it fits the segmenter held in that parameter differently (e.g. on a sample:
+  `crmflow.segmentation.sampling.SampledSegmenter`); the helpers then ask the wrapped segmenter.
 
 The stage and the segment-feature transformer ask through the helpers below. Which parameter sets the
 number of segments is an option's YAML setting (`segmentation.settings.size_parameter`), not a guess.
@@ -25,6 +27,7 @@ __all__ = [
     "reads_raw_features",
     "requested_segments",
     "segment_names",
+    "wrapped",
 ]
 
 
@@ -49,13 +52,20 @@ class NamedSegments(Protocol):
     segment_names_: dict[int, str]
 
 
+def wrapped(segmenter: Segmenter) -> Segmenter:
+    """The segmenter a wrapper class fits (it declares `wraps = "<parameter>"`), else the segmenter itself."""
+    name = getattr(type(segmenter), "wraps", None)
+    return wrapped(getattr(segmenter, name)) if isinstance(name, str) else segmenter
+
+
 def reads_raw_features(segmenter: Segmenter) -> bool:
-    """Whether the segmenter's class declares `raw_features = True`."""
-    return getattr(type(segmenter), "raw_features", False) is True
+    """Whether the (wrapped) segmenter's class declares `raw_features = True`."""
+    return getattr(type(wrapped(segmenter)), "raw_features", False) is True
 
 
 def check_features(segmenter: Segmenter, X: Any, y: Any = None) -> None:
-    """Run the segmenter's own feature check, when its class declares one."""
+    """Run the (wrapped) segmenter's own feature check, when its class declares one."""
+    segmenter = wrapped(segmenter)
     if isinstance(segmenter, FeatureChecker):
         segmenter.check_features(X, y)
 
@@ -71,6 +81,7 @@ def requested_segments(
     """The number of segments the segmenter will make, read from its `size_parameter`; None when unknown."""
     if size_parameter is None:
         return None
+    segmenter = wrapped(segmenter)
     get_params = getattr(segmenter, "get_params", None)
     params = get_params(deep=True) if callable(get_params) else vars(segmenter)
     if size_parameter not in params:

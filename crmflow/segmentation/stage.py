@@ -14,12 +14,14 @@ from crmflow.config.components import ComponentSpec
 from crmflow.errors import ConfigError, DataError
 from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter
 from crmflow.preprocessing import build_preprocessor, require_numeric
+from crmflow.segmentation.cost import check_fit_memory
 from crmflow.segmentation.metrics import (
     NOISE,
     SEGMENTATION_METRICS,
     segmentation_metrics,
 )
 from crmflow.segmentation.profiles import segment_profiles
+from crmflow.segmentation.sampling import SampledSegmenter, assignment_metrics
 from crmflow.segmentation.segmenter import check_features, reads_raw_features, requested_segments, segment_names
 from crmflow.segmentation.settings import SegmentationSettings
 from crmflow.segmentation.stability import bootstrap_stability
@@ -31,26 +33,33 @@ STABILITY = "stability"
 
 @dataclass
 class SegmentationInput:
-    """The customers' raw features, their preprocessed matrix, the label (if any), the run seed, and whether
+    """The customers' raw features, their preprocessed matrix, the label (if any), the run seed, whether
     trials compute `stability` (it refits the segmenter `stability_resamples` times: only when it is the
-    objective; the chosen segmentation always has it)."""
+    objective; the chosen segmentation always has it), and the seeded sample size each fit takes
+    (`segmentation.settings.fit_sample`; None = every customer)."""
 
     raw: pd.DataFrame
     matrix: pd.DataFrame
     target: pd.Series | None
     seed: int
     trial_stability: bool = True
+    fit_sample: int | None = None
 
     def inputs(self, estimator: Any) -> pd.DataFrame:
         """What the segmenter reads: the raw features for rule-based segmenters, else the matrix."""
         return self.raw if reads_raw_features(estimator) else self.matrix
 
+    def segmenter(self, estimator: Any) -> Any:
+        """The estimator, or with a fit sample the estimator fitted on a seeded sample that assigns the rest."""
+        return estimator if self.fit_sample is None else SampledSegmenter(estimator, self.fit_sample, self.seed)
+
     def fit_labels(self, estimator: Any, rows: np.ndarray | None = None) -> np.ndarray:
-        """Fit a fresh clone on all customers (or on `rows`) and return their labels."""
+        """Fit a fresh clone on all customers (or on `rows`; on a sample of them with a fit sample) and
+        return the labels of all of them (or of `rows`)."""
         X, y = self.inputs(estimator), self.target
         if rows is not None:
             X, y = X.iloc[rows], None if y is None else y.iloc[rows]
-        return np.asarray(clone(estimator).fit_predict(X, y))
+        return np.asarray(clone(self.segmenter(estimator)).fit_predict(X, y))
 
 
 def _checked_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -97,6 +106,12 @@ class SegmentationStage(Stage):
             raise ConfigError(
                 f"{spec.key}.{size_parameter}: {n_segments} segment(s) requested; a segmentation needs at least 2"
             )
+        fit_sample = spec.settings.fit_sample
+        if n_segments is not None and fit_sample is not None and n_segments > fit_sample:
+            raise ConfigError(
+                f"{spec.key}.settings.fit_sample: {fit_sample} customers cannot make the {n_segments} segments of "
+                f"{spec.key}.{size_parameter}; fit on at least {n_segments} customers"
+            )
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if state.table is None:
@@ -116,6 +131,10 @@ class SegmentationStage(Stage):
                 f"segmentation: {n_segments} segments requested for {len(state.table.X)} customers; "
                 "lower the number of segments"
             )
+        settings: SegmentationSettings = spec.settings
+        check_fit_memory(
+            spec.short_name, settings.memory, settings.memory_budget_gib, len(state.table.X), settings.fit_sample
+        )
         check_features(estimator, state.table.X[self._columns(spec, state)], state.table.y)
 
     @staticmethod
@@ -127,12 +146,22 @@ class SegmentationStage(Stage):
         raw = state.table.X[columns]
         matrix = _checked_matrix(build_preprocessor(state.preprocessing).fit_transform(raw))
         trial_stability = state.trials_report(self.name, STABILITY)
-        return SegmentationInput(raw, matrix, state.table.y, state.seed, trial_stability)
+        fit_sample = spec.settings.fit_sample
+        fit_sample = fit_sample if fit_sample is not None and fit_sample < len(raw) else None  # None: all customers
+        if fit_sample is not None:
+            logger.info(
+                "segmentation: each fit takes a seeded sample of %d of the %d customers and assigns the others; "
+                "metrics are computed on every customer",
+                fit_sample,
+                len(raw),
+            )
+        return SegmentationInput(raw, matrix, state.table.y, state.seed, trial_stability, fit_sample)
 
     def _labels(self, estimator: Any, prepared: SegmentationInput, size_parameter: str | None) -> np.ndarray:
         n_segments = requested_segments(estimator, size_parameter)
-        if n_segments is not None and n_segments > len(prepared.matrix):
-            raise DataError(f"segmentation: {n_segments} segments requested for {len(prepared.matrix)} customers")
+        fitted = prepared.fit_sample or len(prepared.matrix)
+        if n_segments is not None and n_segments > fitted:
+            raise DataError(f"segmentation: {n_segments} segments requested for {fitted} customers")
         return prepared.fit_labels(estimator)
 
     def _metrics(
@@ -164,10 +193,11 @@ class SegmentationStage(Stage):
         state: RunState,
         tuned: TuningResult | None,
     ) -> StageResult:
-        fitted = clone(estimator)
+        fitted = clone(prepared.segmenter(estimator))
         labels = fitted.fit_predict(prepared.inputs(estimator), prepared.target)
         labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")
         metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
+        metrics.update(assignment_metrics(fitted, len(labels)))
         names = {NOISE: "noise", **segment_names(fitted)}
         profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(state))
         artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]
@@ -183,5 +213,5 @@ class SegmentationStage(Stage):
                 spec.settings.size_parameter,
             )
             artifacts += [plot] if plot is not None else []
-        state.segments = Segments(labels, clone(estimator), list(prepared.raw.columns))
+        state.segments = Segments(labels, clone(prepared.segmenter(estimator)), list(prepared.raw.columns))
         return StageResult(metrics, artifacts)

@@ -28,6 +28,7 @@ from crmflow.storage import check_storage
 from crmflow.study_run import study_parent_run
 from crmflow.tracking import Tracker, check_reachable, flatten, git_commit
 from crmflow.tuning import tune
+from crmflow.tuning_report import BEST_PARAMS_FILE, best_params_text, importance_artifacts, winner_records
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,21 @@ def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: T
     values = history.loc[history["state"] == "COMPLETE"].set_index("number")["value"]
     title = f"{stage}: {tuned.objective.metric} per trial"
     plot = optimization_history(values, tuned.objective.direction, title, artifact_dir / f"{stage}_optuna_history.png")
-    tracker.log_artifacts([csv_path, plot], folder=f"{stage}/tuning")
+    tags, best = winner_records(stage, tuned)
+    for key, value in tags.items():
+        tracker.client.set_tag(tracker.current_run_id, key, value)
+    tracker.log_metrics(best)
+    tracker.log_artifacts([csv_path, plot, *importance_artifacts(stage, tuned, artifact_dir)], folder=f"{stage}/tuning")
+
+
+def _log_best_params(summaries: list[StageSummary], plan: RunPlan, info: RunInfo, tracker: Tracker) -> None:
+    """`best_params.yaml`, a recipe rerunning this run's choices with every tuned stage's winner and tuning off."""
+    best = {s.stage: s.best_params for s in summaries if s.tuning is not None}
+    if best:
+        text = best_params_text(
+            info.choices, info.overrides, info.recipe_keys, plan.config, best, tracker.current_run_id
+        )
+        tracker.log_text(text, BEST_PARAMS_FILE)
 
 
 def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
@@ -205,6 +220,7 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
             tracker.log_metrics(data_metrics)
             _log_inputs(state, tracker)
             summaries = [_run_stage(stage, spec, state, plan, tracker) for stage, spec in plan.stages]
+            _log_best_params(summaries, plan, info, tracker)
     metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(
         parent.info.run_id,

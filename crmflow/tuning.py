@@ -34,7 +34,6 @@ from optuna.trial import TrialState
 
 from crmflow.config.components import ComponentSpec, build_node, resolve_target
 from crmflow.config.tuning import Objective, TuningSettings
-from crmflow.errors import ConfigError
 from crmflow.reconnect import Outage
 from crmflow.redact import redact
 from crmflow.stages.contract import TuningResult
@@ -52,6 +51,7 @@ from crmflow.studies import (
     load_study,
     start_from_config,
 )
+from crmflow.tuning_result import study_result
 from crmflow.workers import mark_worker
 
 logger = logging.getLogger(__name__)
@@ -281,19 +281,4 @@ def tune(
                 _run_workers(job, study, storage, tracker)
         finally:  # interrupted or not: runs of trials that did not end are ended KILLED
             end_dead_runs(stage, study, closer)
-        return _result(stage, spec, objective, study)
-
-
-def _result(stage: str, spec: ComponentSpec, objective: Objective, study: optuna.Study) -> TuningResult:
-    """The study's best trial and history (all of a stored study's trials, not only this run's)."""
-    trials = study.get_trials(deepcopy=False)
-    complete = sum(t.state is TrialState.COMPLETE for t in trials)
-    failed = sum(t.state is TrialState.FAIL for t in trials)
-    if complete == 0:
-        last = next((t.user_attrs["error"] for t in reversed(trials) if "error" in t.user_attrs), "see the log")
-        raise ConfigError(
-            f"tuning: all {failed} trials of {stage}={spec.short_name} failed (last: {last}); "
-            f"check {stage} parameters and {stage}.search_space"
-        )
-    history = study.trials_dataframe(attrs=("number", "value", "state", "params", "duration"))
-    return TuningResult(objective, dict(study.best_params), float(study.best_value), complete, failed, history)
+        return study_result(stage, spec, objective, study)

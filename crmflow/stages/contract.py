@@ -73,6 +73,9 @@ class TuningResult:
     n_complete: int
     n_failed: int
     history: pd.DataFrame
+    best_run_id: str | None = None  # the best trial's MLflow run
+    importances: pd.DataFrame | None = None  # (parameter, importance), most important first
+    importances_skipped: str | None = None  # why there are none
 
 
 @dataclass

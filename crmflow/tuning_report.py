@@ -1,0 +1,58 @@
+"""What a tuned stage logs on the parent run beyond its history: the winner and what mattered, and the run's
+`best_params.yaml` recipe that refits every stage's winner once (crmflow.best_recipe)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from crmflow.best_recipe import best_recipe, kept_override_keys, recipe_text
+from crmflow.plots.importance import param_importance_bars, top_two_scatter
+from crmflow.stages.contract import TuningResult
+
+__all__ = ["BEST_PARAMS_FILE", "best_params_text", "importance_artifacts", "winner_records"]
+
+BEST_PARAMS_FILE = "best_params.yaml"
+
+
+def winner_records(stage: str, tuned: TuningResult) -> tuple[dict[str, str], dict[str, float]]:
+    """The parent run's tag `<stage>.best_run_id` (the best trial's child run) and metric `<stage>.best_value`."""
+    tags = {f"{stage}.best_run_id": tuned.best_run_id} if tuned.best_run_id else {}
+    return tags, {f"{stage}.best_value": tuned.best_value}
+
+
+def importance_artifacts(stage: str, tuned: TuningResult, folder: Path) -> list[Path]:
+    """`<stage>_param_importances.csv`, its bar chart and the objective over the top two parameters; none when
+    the study had too few trials or parameters (the reason was logged when it ended)."""
+    importances = tuned.importances
+    if importances is None:
+        return []
+    csv_path = folder / f"{stage}_param_importances.csv"
+    importances.to_csv(csv_path, index=False)
+    title = f"{stage}: parameter importance for {tuned.objective.metric}"
+    bars = param_importance_bars(importances, title, folder / f"{stage}_param_importances.png")
+    first, second = importances["parameter"].iloc[:2]
+    top_two = top_two_scatter(
+        tuned.history,
+        first,
+        second,
+        tuned.objective.metric,
+        tuned.objective.direction,
+        folder / f"{stage}_top_two_params.png",
+    )
+    return [csv_path, bars, top_two]
+
+
+def best_params_text(
+    choices: Mapping[str, str],
+    overrides: Iterable[str],
+    recipe_keys: Iterable[str],
+    config: Mapping[str, Any],
+    best: Mapping[str, Mapping[str, Any]],
+    run_id: str | None = None,
+) -> str:
+    """The run's `best_params.yaml`: its group choices, its plain overrides (and its recipe's keys) and every
+    tuned stage's best parameters, with tuning off; secrets are left out."""
+    kept = kept_override_keys(overrides, recipe_keys, config)
+    return recipe_text(best_recipe(choices, kept, config, best), run_id)

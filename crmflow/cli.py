@@ -30,6 +30,7 @@ from crmflow.redact import redact, redact_logging, redact_overrides
 
 VERBOSE_FLAG = "--verbose"
 PREDICT_COMMAND = "predict"  # `crmflow predict ...` scores a table with a logged model
+COMPARE_COMMAND = "compare"  # `crmflow compare ...` ranks the parent runs of a sweep
 VERBOSE_ENV = "CRMFLOW_VERBOSE"
 MLFLOW_LINKS_OFF = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"  # MLflow prints each ended run's link, password and all
 
@@ -217,6 +218,21 @@ def _predict(args: list[str]) -> None:
     print(f"crmflow: wrote {len(scored)} predictions to {redact(str(request.output))}", flush=True)
 
 
+def _compare(args: list[str]) -> None:
+    """`crmflow compare [sweep=...] [metric=...] ...`: rank the runs of a sweep from the store, no Hydra composition."""
+    from crmflow.compare import USAGE, CompareRequest, compare
+
+    if {"-h", "--help"} & set(args):
+        print(USAGE)
+        return
+    _redact_output()
+    try:
+        text = compare(CompareRequest.parse(args))
+    except CrmflowError as error:
+        _fail(error)
+    print(text, flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -225,6 +241,9 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != VERBOSE_FLAG]
     if args[:1] == [PREDICT_COMMAND]:
         _predict(args[1:])
+        return
+    if args[:1] == [COMPARE_COMMAND]:
+        _compare(args[1:])
         return
     if {"-h", "--help"} & set(args):
         from crmflow.help import help_text, search_path_dirs

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from crmflow.arguments import key_values
 from crmflow.errors import ConfigError, did_you_mean
 from crmflow.scoring import DEFAULT_TRACKING_URI
 
@@ -62,16 +63,7 @@ class CompareRequest:
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> CompareRequest:
-        given: dict[str, str] = {}
-        for arg in args:
-            key, sep, value = arg.partition("=")
-            if not sep:
-                raise ConfigError(f"compare: expected key=value arguments; got {arg!r} ({USAGE})")
-            if key not in KEYS:
-                raise ConfigError(
-                    f"compare: unknown argument '{key}'{did_you_mean(key, KEYS)} (valid: {', '.join(KEYS)})"
-                )
-            given[key] = value.strip()
+        given = {key: value.strip() for key, value in key_values(args, KEYS, "compare", USAGE).items()}
         form = given.get("format") or "table"
         if form not in FORMATS:
             raise ConfigError(

@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
+from crmflow.arguments import key_values
 from crmflow.data.files import read_table
-from crmflow.errors import ConfigError, DataError, did_you_mean
+from crmflow.errors import ConfigError, DataError
 from crmflow.model_loading import load_model
 
 logger = logging.getLogger(__name__)
@@ -48,16 +49,7 @@ class PredictRequest:
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> PredictRequest:
-        given: dict[str, str] = {}
-        for arg in args:
-            key, sep, value = arg.partition("=")
-            if not sep:
-                raise ConfigError(f"predict: expected key=value arguments; got {arg!r} ({USAGE})")
-            if key not in KEYS:
-                raise ConfigError(
-                    f"predict: unknown argument '{key}'{did_you_mean(key, KEYS)} (valid: {', '.join(KEYS)})"
-                )
-            given[key] = value
+        given = key_values(args, KEYS, "predict", USAGE)
         missing = [key for key in REQUIRED_KEYS if not given.get(key)]
         if missing:
             raise ConfigError(f"predict: missing argument(s) {', '.join(missing)} ({USAGE})")

@@ -192,6 +192,16 @@ def _explain(error: BaseException) -> str:
         valid = sorted(o for o in error.options if not o.startswith("_"))
         return f"{group}: unknown option '{option}'{did_you_mean(option, valid)} (valid: {', '.join(valid)})"
     message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    merged = re.match(r"Error merging override \+*([\w.]+)=", message)
+    if merged and "Cannot merge DictConfig with ListConfig" in str(error.__cause__):
+        key = merged.group(1)
+        example = (
+            f"{key}.metric=[silhouette,stability]" if key.startswith("tuning.objectives.") else f"{key}.<name>=..."
+        )
+        return (
+            f"{key}: an override cannot put a list where the config has a mapping (Hydra merges them); set the "
+            f"mapping's keys instead, e.g. {example}, or drop it first: ~{key} '+{key}=[...]'"
+        )
     key = _override_key(error, message)
     if isinstance(error, HydraException) and key:
         return _unknown_key(key) or message
@@ -203,7 +213,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _predict(args: list[str]) -> None:
-    """`crmflow predict model=... input=... output=...`: batch scoring, no Hydra composition."""
+    """`crmflow predict model=... (input=... | transactions=... as_of=...) output=...`: batch scoring, no Hydra
+    composition; from raw transactions, the features are built first as the model's run built them."""
     from crmflow.scoring import USAGE, PredictRequest, score_file
 
     if {"-h", "--help"} & set(args):
@@ -212,10 +223,22 @@ def _predict(args: list[str]) -> None:
     _redact_output()
     try:
         request = PredictRequest.parse(args)
-        scored = score_file(request)
+        if request.transactions is None:
+            scored = score_file(request)
+        else:
+            from crmflow.raw_scoring import score_raw
+
+            raw = score_raw(request)
     except CrmflowError as error:
         _fail(error)
-    print(f"crmflow: wrote {len(scored)} predictions to {redact(str(request.output))}", flush=True)
+    if request.transactions is None:
+        print(f"crmflow: wrote {len(scored)} predictions to {redact(str(request.output))}", flush=True)
+    else:
+        print(
+            f"crmflow: wrote predictions for {len(raw.predictions)} customers to {redact(str(request.output))} "
+            f"and their features to {redact(str(raw.features_path))}",
+            flush=True,
+        )
 
 
 def _compare(args: list[str]) -> None:

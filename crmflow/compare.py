@@ -2,16 +2,18 @@
 
 ```
 crmflow compare [sweep=ID | experiment=NAME] [metric=predictor.roc_auc] [top=10] [format=table|csv|markdown]
-                [tracking_uri=...]
+                [tracking_uri=...] [register=NAME]
 ```
 The rows come from the tracking store: the group choices that differ between the runs, the chosen metric,
 the main metric of every stage (its tuning objective, else the stage's usual one), the trials that tuning
-ran, and the wall time. MLflow is imported inside the functions, so `crmflow --help` stays quick.
+ran, and the wall time. `register=NAME` registers the best run's model as NAME@champion (crmflow.registry).
+MLflow is imported inside the functions, so `crmflow --help` stays quick.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +23,17 @@ import pandas as pd
 
 from crmflow.arguments import key_values
 from crmflow.errors import ConfigError, did_you_mean
+from crmflow.registry import Winner, check_name, register
 from crmflow.scoring import DEFAULT_TRACKING_URI
 
-KEYS = ("sweep", "experiment", "metric", "top", "format", "tracking_uri")
+KEYS = ("sweep", "experiment", "metric", "top", "format", "tracking_uri", "register")
 FORMATS = ("table", "csv", "markdown")
 DEFAULT_TOP = 10
 MAX_LISTED = 5  # SQLite files named when the store is not found
 USAGE = (
     "usage: crmflow compare [sweep=<id, default the latest> | experiment=<name>] [metric=<stage.metric, default the "
     f"last stage's main metric>] [top=<n, default {DEFAULT_TOP}>] [format={'|'.join(FORMATS)}] "
-    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>]"
+    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [register=<name: the best model as name@champion>]"
 )
 # The usual main metric of a stage when its tuning objective is not logged (or is "auto"), first found wins;
 # the key order is the run order, so the last stage present gives the default sort metric.
@@ -60,6 +63,7 @@ class CompareRequest:
     top: int = DEFAULT_TOP
     format: str = "table"
     tracking_uri: str = DEFAULT_TRACKING_URI
+    register: str | None = None
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> CompareRequest:
@@ -76,6 +80,7 @@ class CompareRequest:
             _top(given.get("top") or str(DEFAULT_TOP)),
             form,
             given.get("tracking_uri") or DEFAULT_TRACKING_URI,
+            check_name(given["register"]) if "register" in given else None,
         )
 
 
@@ -275,6 +280,16 @@ def compare(request: CompareRequest) -> str:
     sweep, chosen = select_runs(request, runs, request.tracking_uri)
     frame, metric, way = compare_frame(chosen, request.metric, request.top)
     text = render(frame, request.format)
+    if request.register:
+        if frame["best"][0] != "*":
+            raise ConfigError(f"compare.register: no run has a value of {metric}, so none is the best to register")
+        best = next(r for r in chosen if r.info.run_id == frame["run_id"][0])
+        winner = Winner(best, stages_of(best), metric, frame[metric][0], sweep)
+        registered = register(request.tracking_uri, request.register, winner)
+        if request.format == "table":
+            text += "\n" + registered
+        else:  # the CSV or markdown on stdout stays parseable
+            print(registered, file=sys.stderr, flush=True)
     if request.format != "table":
         return text
     what = f"sweep '{sweep}'" if sweep else f"experiment '{request.experiment}'"

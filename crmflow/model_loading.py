@@ -14,14 +14,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zipfile import BadZipFile
 
+from crmflow.environ import environment
 from crmflow.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -219,19 +219,9 @@ def _read_mlmodel(folder: Path, uri: str) -> Any:
         raise ConfigError(f"{KEY}: cannot load '{uri}': its MLmodel is unreadable: {_first_line(error)}") from error
 
 
-@contextmanager
-def _pickle_allowed() -> Iterator[None]:
+def _pickle_allowed() -> AbstractContextManager[None]:
     """Let MLflow deserialize for one load the user asked for (allow_pickle=true); restore the setting after."""
-    name = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-    previous = os.environ.get(name)
-    os.environ[name] = "true"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
+    return environment("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
 
 
 def _load_with_mlflow(folder: Path, uri: str) -> Any:

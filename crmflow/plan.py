@@ -22,7 +22,7 @@ from crmflow.config.components import (
 from crmflow.config.constraints import Interval, Text
 from crmflow.config.pinning import pinned_parameters
 from crmflow.config.search_space import SearchSpace, configured_value
-from crmflow.config.tuning import AUTO, TuningSettings
+from crmflow.config.tuning import TuningSettings
 from crmflow.config.validation import validate, validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
 from crmflow.features.cache import cached_features, split_cache_settings
@@ -32,6 +32,7 @@ from crmflow.privacy import NONE, privacy_mode
 from crmflow.stages.contract import Stage
 from crmflow.stages.registry import KEY as STAGES_KEY
 from crmflow.stages.registry import check_handoffs, registered_stages
+from crmflow.tuning_checks import check_tuning
 
 logger = logging.getLogger(__name__)
 RUN_KEYS = (
@@ -138,20 +139,6 @@ def _check_search_space(spec: ComponentSpec) -> None:
                 ) from error
 
 
-def _check_objectives(tuning: TuningSettings, stages: list[tuple[Stage, ComponentSpec]]) -> None:
-    """Resolve `{metric: auto}` and check every objective metric against what its stage reports."""
-    for stage, spec in stages:
-        objective = tuning.objectives.get(stage.name)
-        if objective is not None and objective.metric == AUTO:
-            tuning.objectives[stage.name] = objective = stage.default_objective(spec)
-        names = stage.metric_names(spec)
-        if objective is not None and objective.metric not in names:
-            raise ConfigError(
-                f"tuning.objectives.{stage.name}.metric: unknown metric '{objective.metric}'"
-                f"{did_you_mean(objective.metric, names)} (valid: {', '.join(names)})"
-            )
-
-
 def plan_run(cfg: DictConfig | Mapping[str, Any], user_keys: Collection[str] = ()) -> RunPlan:
     """Validate keys, targets, parameters, search spaces, hand-offs and objectives; load nothing.
 
@@ -190,7 +177,7 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     tuning = TuningSettings.parse(_section(config, "tuning"), [s.name for s in registered])
     if tuning.sampler is not None:
         build_node(tuning.sampler, "tuning.sampler")  # the sampler's class and parameter names, before any data
-    _check_objectives(tuning, stages)
+    check_tuning(tuning, stages)
     tracking = _section(config, "tracking")
     for key in sorted(set(tracking) - set(TRACKING_KEYS)):
         raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, TRACKING_KEYS)}")

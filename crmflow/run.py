@@ -23,12 +23,18 @@ from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
 from crmflow.privacy import Privacy
 from crmflow.redact import redact_config, redact_overrides
-from crmflow.stages.contract import RunState, Stage, TuningResult
+from crmflow.stages.contract import FoldReport, RunState, Stage, TuningResult
 from crmflow.storage import check_storage
 from crmflow.study_run import study_parent_run
 from crmflow.tracking import Tracker, check_reachable, flatten, git_commit
-from crmflow.tuning import tune
-from crmflow.tuning_report import BEST_PARAMS_FILE, best_params_text, importance_artifacts, winner_records
+from crmflow.tuning import Evaluate, tune
+from crmflow.tuning_report import (
+    BEST_PARAMS_FILE,
+    best_params_text,
+    front_artifacts,
+    importance_artifacts,
+    winner_records,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +123,10 @@ def _load(plan: RunPlan, artifact_dir: Path) -> tuple[RunState, dict[str, float]
         metrics["features.seconds"] = round(seconds, 3)
         if cache_hit is not None:
             metrics["features.cache_hit"] = float(cache_hit)
-    tuned = {stage: objective for stage, objective in plan.tuning.objectives.items() if plan.tuning.wants(stage)}
+    tuning = plan.tuning
+    tuned = {stage: tuning.trial_metrics(stage) for stage in tuning.objectives if tuning.wants(stage)}
     privacy = Privacy.for_run(plan.privacy)  # once per run: every stage writes ids through it
-    state = RunState(data, table, plan.preprocessing, plan.seed, artifact_dir, objectives=tuned, privacy=privacy)
+    state = RunState(data, table, plan.preprocessing, plan.seed, artifact_dir, trial_metrics=tuned, privacy=privacy)
     return state, metrics
 
 
@@ -144,7 +151,7 @@ def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan
         tuned = tune(
             stage.name,
             spec,
-            lambda drawn: stage.score(spec.build(drawn), prepared, spec),
+            _evaluator(stage, spec, prepared),
             plan.tuning,
             tracker,
             state.artifact_dir,
@@ -160,13 +167,26 @@ def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan
     tracker.log_artifacts(result.artifacts, folder=stage.name)
     summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned)
     if result.model is not None:
-        state.model_uris[stage.name] = tracker.log_model(result.model)
+        state.model_uris[stage.name] = tracker.log_model(result.model, stage.name)
     return summary
+
+
+def _evaluator(stage: Stage, spec: ComponentSpec, prepared: Any) -> Evaluate:
+    """One trial's scoring: the stage's `score` of the drawn parameters, with the fold report when a pruner is on."""
+
+    def evaluate(drawn: dict[str, Any], report: FoldReport | None = None) -> dict[str, float]:
+        estimator = spec.build(drawn)
+        if report is None:  # a stage without folds need not take one
+            return stage.score(estimator, prepared, spec)
+        return stage.score(estimator, prepared, spec, report)
+
+    return evaluate
 
 
 def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: Tracker) -> None:
     tracker.log_metrics(
-        {"n_trials_complete": tuned.n_complete, "n_trials_failed": tuned.n_failed}, prefix=f"{stage}.tuning."
+        {"n_trials_complete": tuned.n_complete, "n_trials_failed": tuned.n_failed, "n_trials_pruned": tuned.n_pruned},
+        prefix=f"{stage}.tuning.",
     )
     history = tuned.history
     csv_path = artifact_dir / f"{stage}_optuna_history.csv"
@@ -178,7 +198,12 @@ def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: T
     for key, value in tags.items():
         tracker.client.set_tag(tracker.current_run_id, key, value)
     tracker.log_metrics(best)
-    tracker.log_artifacts([csv_path, plot, *importance_artifacts(stage, tuned, artifact_dir)], folder=f"{stage}/tuning")
+    front, trial_tags = front_artifacts(stage, tuned, artifact_dir)
+    for run_id, run_tags in trial_tags.items():
+        for key, value in run_tags.items():
+            tracker.client.set_tag(run_id, key, value)
+    artifacts = [csv_path, plot, *front, *importance_artifacts(stage, tuned, artifact_dir)]
+    tracker.log_artifacts(artifacts, folder=f"{stage}/tuning")
 
 
 def _log_best_params(summaries: list[StageSummary], plan: RunPlan, info: RunInfo, tracker: Tracker) -> None:

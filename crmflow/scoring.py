@@ -2,18 +2,22 @@
 
 ```
 crmflow predict model=runs:/<run id>/model input=new_customers.csv output=scores.parquet [tracking_uri=...]
+crmflow predict model=... transactions=new_tx.csv [customers=new_customers.csv] as_of=2025-01-31 output=...
 ```
 The output is the input table with a `prediction` column, plus `probability` (of the positive
-class) for classifiers. Tables are CSV or Parquet by their extension. Only crmflow-logged models
-load, with pickle off and no code from the model folder (crmflow.model_loading); `allow_pickle=true`
-is the user's explicit trust in a model that needs more, and loads it with MLflow's loader.
+class) for classifiers. With `transactions=` the input table is built first from the raw files, as the
+model's run built its own (crmflow.raw_scoring). Tables are CSV or Parquet by their extension. Only
+crmflow-logged models load, with pickle off and no code from the model folder (crmflow.model_loading);
+`allow_pickle=true` is the user's explicit trust in a model that needs more, and loads it with MLflow's loader.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +30,16 @@ from crmflow.model_loading import load_model
 
 logger = logging.getLogger(__name__)
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
-REQUIRED_KEYS = ("model", "input", "output")
-KEYS = (*REQUIRED_KEYS, "tracking_uri", "allow_pickle")
+RAW_KEYS = ("transactions", "customers", "as_of")  # build the input from raw files (crmflow.raw_scoring)
+KEYS = ("model", "input", *RAW_KEYS, "output", "tracking_uri", "allow_pickle")
 TABLE_FORMATS = (".csv", ".parquet")
 BOOLEANS = {"true": True, "false": False}
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 USAGE = (
-    "usage: crmflow predict model=<MLflow model URI> input=<csv|parquet> output=<csv|parquet> "
-    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [allow_pickle=true: load a model you trust "
-    "that needs pickle or its own code]"
+    "usage: crmflow predict model=<MLflow model URI> (input=<csv|parquet feature table> | "
+    "transactions=<csv|parquet transaction log> [customers=<csv|parquet>] as_of=<YYYY-MM-DD>) "
+    f"output=<csv|parquet> [tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [allow_pickle=true: load a "
+    "model you trust that needs pickle or its own code]"
 )
 
 
@@ -42,26 +48,68 @@ class PredictRequest:
     """The parsed `key=value` arguments of `crmflow predict`."""
 
     model: str
-    input: Path
+    input: Path | None
     output: Path
     tracking_uri: str = DEFAULT_TRACKING_URI
     allow_pickle: bool = False
+    transactions: Path | None = None  # with as_of (and customers): build the input from raw files
+    customers: Path | None = None
+    as_of: date | None = None
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> PredictRequest:
         given = key_values(args, KEYS, "predict", USAGE)
-        missing = [key for key in REQUIRED_KEYS if not given.get(key)]
+        needed = {"model": "model", "input": "input (or transactions)", "output": "output"}
+        if given.get("transactions"):
+            needed.pop("input")
+        missing = [name for key, name in needed.items() if not given.get(key)]
         if missing:
             raise ConfigError(f"predict: missing argument(s) {', '.join(missing)} ({USAGE})")
-        for key in ("input", "output"):
-            _table_format(Path(given[key]), key)
+        if given.get("input") and given.get("transactions"):
+            raise ConfigError(
+                "predict: give input=<feature table> or transactions=<transaction log>, not both "
+                "(transactions= builds the feature table from raw data)"
+            )
+        paths = {key: Path(given[key]) for key in ("input", "transactions", "customers", "output") if given.get(key)}
+        for key, path in paths.items():
+            _table_format(path, key)
+        as_of = None
+        if "transactions" in paths:
+            as_of = _as_of(given)
+        else:
+            _no_raw_keys(given)
         return cls(
             given["model"],
-            Path(given["input"]),
-            Path(given["output"]),
+            paths.get("input"),
+            paths["output"],
             given.get("tracking_uri") or DEFAULT_TRACKING_URI,
             _boolean(given.get("allow_pickle", "false"), "allow_pickle"),
+            paths.get("transactions"),
+            paths.get("customers"),
+            as_of,
         )
+
+
+def _no_raw_keys(given: dict[str, str]) -> None:
+    """A ConfigError for customers= or as_of= without transactions=: they only apply to raw data."""
+    for key in ("customers", "as_of"):
+        if key in given:
+            raise ConfigError(f"predict.{key}: only applies with transactions=<transaction log>; drop it with input=")
+
+
+def _as_of(given: dict[str, str]) -> date:
+    """`as_of`, required with transactions=: a YYYY-MM-DD date."""
+    text = given.get("as_of", "").strip()
+    if not text:
+        raise ConfigError(
+            "predict.as_of: required with transactions=: the date to build the features as of, YYYY-MM-DD"
+        )
+    if DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:  # 2025-02-30
+            pass
+    raise ConfigError(f"predict.as_of: expected a date YYYY-MM-DD such as 2025-01-31; got {text!r}")
 
 
 def _boolean(value: str, key: str) -> bool:
@@ -77,12 +125,17 @@ def _table_format(path: Path, key: str) -> str:
     return suffix
 
 
-def read_input(path: Path) -> pd.DataFrame:
+def read_input(path: Path, key: str = "input") -> pd.DataFrame:
     """The input table, CSV or Parquet by its extension, read by crmflow's one table reader."""
-    _table_format(path, "input")
+    _table_format(path, key)
+    require_file(path, key)
+    return read_table(path, ",", "predict", path_key=f"predict.{key}")
+
+
+def require_file(path: Path, key: str) -> None:
+    """A DataError naming `predict.<key>` when the file is missing."""
     if not path.is_file():
-        raise DataError(f"predict.input: file '{path}' not found")
-    return read_table(path, ",", "predict", path_key="predict.input")
+        raise DataError(f"predict.{key}: file '{path}' not found")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -157,6 +210,8 @@ def _raw_model(model: Any) -> Any | None:
 
 def score_file(request: PredictRequest) -> pd.DataFrame:
     """Read the input, check it against the model's signature, predict, write the output; return it."""
+    if request.input is None:
+        raise ConfigError("predict.input: required (transactions= is scored by crmflow.raw_scoring.score_raw)")
     frame = read_input(request.input)
     model = load_model(request.model, request.tracking_uri, request.allow_pickle)
     columns = check_columns(frame, model, request.model, request.input)

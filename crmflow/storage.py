@@ -22,8 +22,10 @@ from optuna.storages import BaseStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from crmflow.config.goals import Objective
 from crmflow.config.search_space import SearchSpace
-from crmflow.config.tuning import JOURNAL, TuningSettings, storage_kind
+from crmflow.config.storage_url import JOURNAL, storage_kind
+from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.locks import file_lock, lock_name
 from crmflow.reconnect import ResilientRDBStorage
@@ -161,10 +163,10 @@ def check_storage(settings: TuningSettings, spaces: Mapping[str, SearchSpace] | 
     except (OSError, ImportError, RuntimeError, ValueError, SQLAlchemyError) as error:
         raise ConfigError(f"tuning.storage: cannot connect to {redact(settings.storage)}: {_reason(error)}") from None
     try:
-        for stage, objective in settings.objectives.items():
+        for stage in settings.objectives:
             name = f"{settings.study_name}.{stage}"
             if name in names:
-                check_direction(name, [d.name.lower() for d in names[name]], objective, stage)
+                check_direction(name, [d.name.lower() for d in names[name]], settings.goals_of(stage), stage)
         for stage, space in (spaces or {}).items():
             name = f"{settings.study_name}.{stage}"
             if name in names and space and settings.wants(stage):
@@ -174,14 +176,14 @@ def check_storage(settings: TuningSettings, spaces: Mapping[str, SearchSpace] | 
         release_connections(storage)
 
 
-def check_direction(study_name: str, found: list[str], objective: object, stage: str) -> None:
-    """A stored study keeps its direction: another one is a different question, so it needs another name."""
-    wanted = getattr(objective, "direction", None)
-    if wanted in ("maximize", "minimize") and found != [wanted]:
+def check_direction(study_name: str, found: list[str], goals: Sequence[Objective], stage: str) -> None:
+    """A stored study keeps its directions: others are a different question, so they need another name."""
+    wanted = [goal.direction for goal in goals]
+    if all(w in ("maximize", "minimize") for w in wanted) and found != wanted:
+        asked = " and ".join(f"{goal.direction} {goal.metric}" for goal in goals)
         raise ConfigError(
             f"tuning.study_name: the stored study '{study_name}' is to {' and '.join(found)}, but "
-            f"tuning.objectives.{stage} asks to {wanted} {getattr(objective, 'metric', '')}; "
-            "choose another tuning.study_name (or delete the study)"
+            f"tuning.objectives.{stage} asks to {asked}; choose another tuning.study_name (or delete the study)"
         )
 
 

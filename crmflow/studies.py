@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,9 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from crmflow.config.tuning import JOURNAL, Objective, TuningSettings, storage_kind
+from crmflow.config.goals import Objective
+from crmflow.config.storage_url import JOURNAL, storage_kind
+from crmflow.config.tuning import TuningSettings
 from crmflow.locks import file_lock
 from crmflow.reconnect import describe_loss, lost_connection
 from crmflow.redact import redact
@@ -177,18 +179,25 @@ class Session:
 
 
 def load_study(
-    place: StudyPlace, objective: Objective, stage: str, storage: BaseStorage | None, sampler: Any
+    place: StudyPlace,
+    goals: Sequence[Objective],
+    stage: str,
+    storage: BaseStorage | None,
+    sampler: Any,
+    pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
     """Create the study or load it (`load_if_exists`, as each of Optuna's worker processes does); a stored
-    study with another direction is a ConfigError naming `tuning.study_name`."""
+    study with other directions is a ConfigError naming `tuning.study_name`. Two or more goals: a multi-objective
+    study."""
     study = optuna.create_study(
-        direction=objective.direction,
+        directions=[goal.direction for goal in goals],
         sampler=sampler,
+        pruner=pruner,
         storage=storage,
         study_name=place.study_name,
         load_if_exists=place.study_name is not None,
     )
-    check_direction(study.study_name, [d.name.lower() for d in study.directions], objective, stage)
+    check_direction(study.study_name, [d.name.lower() for d in study.directions], goals, stage)
     return study
 
 

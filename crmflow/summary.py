@@ -14,7 +14,10 @@ def _format_value(value: object) -> str:
 def _rows(stage: StageSummary) -> list[tuple[str, str, str, str, str]]:
     """The objective (or first) metric with the tuning outcome, then the other metrics."""
     tuned = stage.tuning
-    outcome = f"{tuned.n_complete} trials ok, {tuned.n_failed} failed" if tuned else "not tuned"
+    outcome = "not tuned"
+    if tuned:
+        pruned = f", {tuned.n_pruned} pruned" if tuned.n_pruned else ""
+        outcome = f"{tuned.n_complete} trials ok{pruned}, {tuned.n_failed} failed"
     params = ", ".join(f"{k}={_format_value(v)}" for k, v in stage.best_params.items()) or "-"
     first = tuned.objective.metric if tuned else next(iter(stage.metrics), "")
     rest = [m for m in stage.metrics if m != first]

@@ -30,10 +30,11 @@ from typing import Any, Protocol
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
 
 from crmflow.config.components import ComponentSpec, build_node, resolve_target
-from crmflow.config.tuning import Objective, TuningSettings
+from crmflow.config.goals import Objective
+from crmflow.config.tuning import TuningSettings
+from crmflow.pruning import FoldPruned, FoldReporter, build_pruner
 from crmflow.reconnect import Outage
 from crmflow.redact import redact
 from crmflow.stages.contract import TuningResult
@@ -51,13 +52,14 @@ from crmflow.studies import (
     load_study,
     start_from_config,
 )
+from crmflow.tuning_progress import progress
 from crmflow.tuning_result import study_result
 from crmflow.workers import mark_worker
 
 logger = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1  # prctl(2)
 WORKER_GRACE_SECONDS = 10.0  # an interrupted worker's time to end its trial and MLflow run
-Evaluate = Callable[[dict[str, Any]], dict[str, float]]
+Evaluate = Callable[..., dict[str, float]]  # (parameters) -> metrics; (parameters, fold report) with a pruner on
 
 
 class TrialLogger(Protocol):
@@ -68,7 +70,7 @@ class TrialLogger(Protocol):
         self, name: str, params: Mapping[str, Any], tags: Mapping[str, str]
     ) -> AbstractContextManager[Any]: ...
 
-    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "", step: int = 0) -> None: ...
 
     def worker(self) -> TrialLogger: ...
 
@@ -84,28 +86,6 @@ def _sampler(settings: TuningSettings, worker: int = 0) -> optuna.samplers.BaseS
     return build_node(node, "tuning.sampler")
 
 
-def _progress(stage: str, objective: Objective, session: Session) -> Callable[[optuna.Study, Any], None]:
-    def report(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        done = session.finished(study.get_trials(deepcopy=False))
-        if trial.state is TrialState.COMPLETE:
-            best = study.best_trial
-            logger.info(
-                "%s: trial %d/%d %s=%.4f | best %.4f (trial %d)",
-                stage,
-                done,
-                session.target,
-                objective.metric,
-                trial.value,
-                best.value,
-                best.number,
-            )
-        else:
-            reason = trial.user_attrs.get("error", "")
-            logger.warning("%s: trial %d/%d %s %s", stage, done, session.target, trial.state.name.lower(), reason)
-
-    return report
-
-
 @dataclass(frozen=True)
 class _Job:
     """Everything a worker needs, inherited through fork: nothing here is pickled."""
@@ -114,13 +94,15 @@ class _Job:
     spec: ComponentSpec
     evaluate: Evaluate
     settings: TuningSettings
-    objective: Objective
+    goals: tuple[Objective, ...]  # one for a single-objective study
     place: StudyPlace
     session: Session
 
 
-def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[optuna.Trial], float]:
-    def trial_objective(trial: optuna.Trial) -> float:
+def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[optuna.Trial], float | list[float]]:
+    bounds = job.settings.bounds.get(job.stage, ())
+
+    def trial_objective(trial: optuna.Trial) -> float | list[float]:
         lock.release()  # the trial exists (RUNNING, so counted): the next claim may go ahead
         mark_worker(trial)
         params = job.spec.search_space.suggest(trial)
@@ -129,17 +111,25 @@ def _objective(job: _Job, tracker: TrialLogger, lock: ClaimLock) -> Callable[[op
             run_id = getattr(getattr(run, "info", None), "run_id", None)
             if isinstance(run_id, str):
                 trial.set_user_attr("mlflow_run_id", run_id)
+            pruning = job.settings.pruner_of(job.stage) != "none"
+            report = FoldReporter(trial, job.goals[0].metric, tracker) if pruning else None
             try:
-                metrics = job.evaluate(params)
+                metrics = job.evaluate(params) if report is None else job.evaluate(params, report)
                 tracker.log_metrics(metrics)
-                value = metrics[job.objective.metric]
-                if not math.isfinite(value):
-                    raise ValueError(f"{job.objective.metric} is {value}")
+                values = [metrics[goal.metric] for goal in job.goals]
+                for goal, value in zip(job.goals, values, strict=True):
+                    if not math.isfinite(value):
+                        raise ValueError(f"{goal.metric} is {value}")
+            except FoldPruned as pruned:  # PRUNED in the study, its run KILLED with the reason
+                trial.set_user_attr("pruned", str(pruned))
+                raise
             except Exception as error:
                 trial.set_user_attr("error", redact(f"{type(error).__name__}: {error}"))
                 raise
         trial.set_user_attr("metrics", metrics)
-        return value
+        for bound in bounds:  # Optuna's constraint API: > 0 is infeasible, and an infeasible trial never wins
+            trial.set_constraint(str(bound), bound.violation(metrics.get(bound.metric, math.nan)))
+        return values[0] if len(values) == 1 else values
 
     return trial_objective
 
@@ -153,7 +143,7 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
     """
     lock = ClaimLock(job.place)
     trial_objective = _objective(job, tracker, lock)
-    callbacks = [_progress(job.stage, job.objective, job.session)]
+    callbacks = [progress(job.stage, job.goals, job.session)]
     outage = Outage(job.settings.grace_period)
     while True:
         try:
@@ -187,7 +177,8 @@ def _worker_main(job: _Job, tracker: TrialLogger, index: int, report: Connection
     _die_with_parent(parent)
     try:
         storage = open_storage(job.place.url, job.settings)
-        study = load_study(job.place, job.objective, job.stage, storage, _sampler(job.settings, index))
+        sampler, pruner = _sampler(job.settings, index), build_pruner(job.settings.pruner_of(job.stage))
+        study = load_study(job.place, job.goals, job.stage, storage, sampler, pruner)
         _work(job, study, storage, tracker.worker())
     except Exception as error:  # not swallowed: the parent raises it once every worker has ended
         logger.exception("%s: tuning worker %d failed", job.stage, index)
@@ -259,12 +250,13 @@ def tune(
 
     `workdir` holds the run's scratch files (the private journal of several workers without a storage).
     """
-    objective = settings.objectives[stage]
+    goals = settings.goals_of(stage)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
     with tempfile.TemporaryDirectory(prefix=f"crmflow-{stage}-", dir=workdir) as scratch:
         place = StudyPlace.of(settings, stage, Path(scratch))
         storage = open_storage(place.url, settings)
-        study = load_study(place, objective, stage, storage, _sampler(settings))
+        pruner = build_pruner(settings.pruner_of(stage))
+        study = load_study(place, goals, stage, storage, _sampler(settings), pruner)
         if place.persistent:
             fail_dead_trials(study, storage)
             end_dead_runs(stage, study, closer)
@@ -272,7 +264,7 @@ def tune(
         configured = spec.search_space.configured_point(spec.params)
         if settings.start_from_config and configured:  # trial 0: the YAML's values
             start_from_config(configured, study, place)
-        job = _Job(stage, spec, evaluate, settings, objective, place, session)
+        job = _Job(stage, spec, evaluate, settings, goals, place, session)
         try:
             if settings.n_workers == 1:
                 _work(job, study, storage, tracker)
@@ -281,4 +273,4 @@ def tune(
                 _run_workers(job, study, storage, tracker)
         finally:  # interrupted or not: runs of trials that did not end are ended KILLED
             end_dead_runs(stage, study, closer)
-        return study_result(stage, spec, objective, study)
+        return study_result(stage, spec, goals, settings.select_of(stage), study)

@@ -9,17 +9,36 @@ from typing import Any
 
 from crmflow.best_recipe import best_recipe, kept_override_keys, recipe_text
 from crmflow.plots.importance import param_importance_bars, top_two_scatter
+from crmflow.plots.pareto import pareto_front_plot
 from crmflow.stages.contract import TuningResult
 
-__all__ = ["BEST_PARAMS_FILE", "best_params_text", "importance_artifacts", "winner_records"]
+__all__ = ["BEST_PARAMS_FILE", "best_params_text", "front_artifacts", "importance_artifacts", "winner_records"]
 
 BEST_PARAMS_FILE = "best_params.yaml"
+FRONT_TAG, SELECTED_TAG = "crmflow.pareto_front", "crmflow.selected"  # on a multi-objective study's trial runs
 
 
 def winner_records(stage: str, tuned: TuningResult) -> tuple[dict[str, str], dict[str, float]]:
     """The parent run's tag `<stage>.best_run_id` (the best trial's child run) and metric `<stage>.best_value`."""
     tags = {f"{stage}.best_run_id": tuned.best_run_id} if tuned.best_run_id else {}
     return tags, {f"{stage}.best_value": tuned.best_value}
+
+
+def front_artifacts(stage: str, tuned: TuningResult, folder: Path) -> tuple[list[Path], dict[str, dict[str, str]]]:
+    """A multi-objective study's `<stage>_pareto_front.csv` and plot, and the tags of its trials' runs: every
+    front member gets `crmflow.pareto_front=true`, the one refit also `crmflow.selected=true`."""
+    front = tuned.front
+    if front is None or front.empty:
+        return [], {}
+    csv_path = folder / f"{stage}_pareto_front.csv"
+    front.to_csv(csv_path, index=False)
+    selected = int(front.loc[front["selected"], "number"].iloc[0])
+    title = f"{stage}: {int(front['on_front'].sum())} of {len(front)} complete trials on the Pareto front"
+    plot = pareto_front_plot(front, tuned.goals, selected, title, folder / f"{stage}_pareto_front.png")
+    tags = {}
+    for row in front.loc[front["on_front"] & front["run_id"].notna()].itertuples():
+        tags[row.run_id] = {FRONT_TAG: "true", **({SELECTED_TAG: "true"} if row.selected else {})}
+    return [csv_path, plot], tags
 
 
 def importance_artifacts(stage: str, tuned: TuningResult, folder: Path) -> list[Path]:

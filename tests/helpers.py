@@ -51,6 +51,20 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+def sweep_parents(folder: Path, args: tuple[str, ...], n_jobs: int) -> tuple[str, list]:
+    """Run a multirun into a fresh SQLite store under `folder`; its URI and the sweep's `n_jobs` parent runs."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{folder}/mlruns/mlflow.db"
+    result = run_cli(*args, f"tracking.uri={uri}", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id], "tags.crmflow.sweep_id != ''")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == n_jobs
+    return uri, parents
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
     """Exit code 2, one stderr line containing `expected`, and no MLflow store created."""
     assert result.returncode == 2, result.stderr

@@ -99,6 +99,39 @@ CASES = [
     ),
     Case("a misspelt group key", ["tuning.samplr.seed=1"], "tuning.samplr: unknown key; did you mean 'sampler'?"),
     Case("a YAML syntax error in a user config", _broken_user_yaml, "broken.yaml: YAML syntax error at line"),
+    Case(
+        "an unknown metric in a list objective",
+        ["tuning.objectives.segmentation.metric=[silhouette,stabilty]"],
+        "tuning.objectives.segmentation[1].metric: unknown metric 'stabilty' for segmentation; did you mean",
+    ),
+    Case(
+        "an unknown direction in a list objective",
+        [
+            "tuning.objectives.segmentation.metric=[silhouette,stability]",
+            "tuning.objectives.segmentation.direction=[up,down]",
+        ],
+        "tuning.objectives.segmentation[0].direction: must be a str among {'maximize', 'minimize'}; got 'up'",
+    ),
+    Case(
+        "a list where the config has a mapping",
+        ["tuning.objectives.segmentation=[{metric: silhouette},{metric: stability}]"],
+        "tuning.objectives.segmentation: an override cannot put a list where the config has a mapping",
+    ),
+    Case(
+        "a constraint on an unknown metric",
+        ["tuning.constraints.segmentation=['smallest_share >= 0.02']"],
+        "tuning.constraints.segmentation[0]: unknown metric 'smallest_share'",
+    ),
+    Case(
+        "a pruner on a stage with no folds",
+        ["tuning.pruner={segmentation: median}"],
+        "tuning.pruner.segmentation: segmentation scores each candidate once, with no folds to stop between",
+    ),
+    Case(
+        "a pruner with a multi-objective study",
+        ["tuning.pruner=median", "tuning.objectives.predictor.metric=[roc_auc,f1]"],
+        "tuning.pruner: predictor is tuned on 2 objectives (roc_auc, f1) and Optuna cannot prune",
+    ),
 ]
 
 

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from helpers import run_cli
-from mlflow.tracking import MlflowClient
+from helpers import sweep_parents
 
 from crmflow.cli import main
 from crmflow.compare import CompareRequest, direction, main_metric
@@ -30,15 +29,7 @@ SWEEP = (
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list]:
     """One 4-job multirun into a fresh store (sweep id `multirun`, from helpers' hydra.sweep.dir); its parent runs."""
-    folder = tmp_path_factory.mktemp("compare")
-    uri = f"sqlite:///{folder}/mlruns/mlflow.db"
-    result = run_cli(*SWEEP, f"tracking.uri={uri}", cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
-    client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id], "tags.crmflow.sweep_id != ''")
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    assert len(parents) == 4
-    return uri, parents
+    return sweep_parents(tmp_path_factory.mktemp("compare"), SWEEP, 4)
 
 
 def compare(capsys: pytest.CaptureFixture[str], *args: str) -> str:

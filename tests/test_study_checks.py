@@ -19,7 +19,8 @@ from test_parallel_tuning import FakeLogger
 
 from crmflow.config.components import parse_component
 from crmflow.config.search_space import parse_search_space
-from crmflow.config.tuning import JOURNAL_FILE_TARGETS, JOURNAL_TARGETS, RDB_TARGET, TuningSettings
+from crmflow.config.storage_url import JOURNAL_FILE_TARGETS, JOURNAL_TARGETS, RDB_TARGET
+from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.plan import plan_run
 from crmflow.run import run

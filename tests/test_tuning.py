@@ -9,8 +9,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from crmflow.config.components import parse_component
+from crmflow.config.goals import Objective
 from crmflow.config.search_space import parse_search_space
-from crmflow.config.tuning import Objective, TuningSettings
+from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.plan import plan_run
 from crmflow.tracking import Tracker

@@ -7,17 +7,25 @@ with the vocabulary of crmflow.config.validation, like every other key a user ty
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from crmflow.config.constraints import Boolean, Constraint, InstanceOf, Interval, Options, Text
+from crmflow.config.constraints import Boolean, InstanceOf, Interval, Options, Text
+from crmflow.config.goals import (
+    AUTO,
+    Constraint,
+    Objective,
+    check_select,
+    parse_constraints,
+    parse_objective_list,
+    parse_select_node,
+)
+from crmflow.config.storage_url import StorageURL, storage_from_node, storage_kind
 from crmflow.config.validation import validate
 from crmflow.errors import ConfigError, did_you_mean
 from crmflow.redact import redact
 
-DIRECTIONS = ("maximize", "minimize")
-AUTO = "auto"  # an objective metric that means "the stage's default for this component"
 TUNING_KEYS = (
     "n_trials",
     "timeout",
@@ -31,89 +39,15 @@ TUNING_KEYS = (
     "max_failures",
     "sampler",
     "start_from_config",
+    "pruner",
     "objectives",
+    "select",
+    "constraints",
     "stages",
 )
 BUDGET_KEYS = ("n_trials", "timeout")
+PRUNERS = ("none", "median", "wilcoxon")  # built by crmflow.pruning
 RESUME_MODES = ("finish", "add")  # finish: a stored study reaches n_trials; add: n_trials more, whatever is stored
-JOURNAL = "journal:"
-RDB_SCHEMES = ("sqlite", "postgresql", "mysql")  # SQLAlchemy dialects Optuna's RDBStorage supports, "+driver" allowed
-# `tuning.storage` as a `_target_` node, compared as strings (nothing imported): the names Optuna 5 exposes
-JOURNAL_TARGETS = ("optuna.storages.JournalStorage", "optuna.storages.journal.JournalStorage")
-JOURNAL_FILE_TARGETS = ("optuna.storages.journal.JournalFileBackend", "optuna.storages.JournalFileStorage")
-RDB_TARGET = "optuna.storages.RDBStorage"
-JOURNAL_NODE = (
-    f"{{_target_: {JOURNAL_TARGETS[0]}, log_storage: {{_target_: {JOURNAL_FILE_TARGETS[0]}, file_path: PATH}}}}"
-)
-RDB_NODE = f"{{_target_: {RDB_TARGET}, url: URL}}"
-
-
-def storage_kind(storage: str) -> str:
-    """The kind of a `tuning.storage` value: journal, sqlite, rdb (another database URL) or "" (unknown)."""
-    if storage.startswith(JOURNAL):
-        return "journal" if storage[len(JOURNAL) :].strip() else ""
-    scheme, sep, _ = storage.partition("://")
-    dialect = scheme.partition("+")[0]
-    if not sep or dialect not in RDB_SCHEMES:
-        return ""
-    return "sqlite" if dialect == "sqlite" else "rdb"
-
-
-def storage_from_node(node: Mapping[str, Any], key: str = "tuning.storage") -> str:
-    """The `tuning.storage` string a `_target_` node stands for: `journal:PATH` for a JournalStorage on a journal
-    file, the `url` of an RDBStorage; so locks, study places and checks see one spelling."""
-    target = node.get("_target_")
-    if target == RDB_TARGET:
-        return _node_text(node, "url", key, "a database URL such as 'postgresql+psycopg://USER@HOST/DB'", RDB_NODE)
-    if target not in JOURNAL_TARGETS:
-        raise ConfigError(
-            f"{key}._target_: expected {JOURNAL_TARGETS[0]} or {RDB_TARGET}; got {target!r}; "
-            f"write {JOURNAL_NODE} or {RDB_NODE}"
-        )
-    _only(node, ("_target_", "log_storage"), key, JOURNAL_NODE)
-    log = node.get("log_storage")
-    found = log.get("_target_") if isinstance(log, Mapping) else log
-    if found not in JOURNAL_FILE_TARGETS:
-        raise ConfigError(
-            f"{key}.log_storage._target_: expected {' or '.join(JOURNAL_FILE_TARGETS)}; got {found!r}; "
-            f"write {JOURNAL_NODE}"
-        )
-    return JOURNAL + _node_text(log, "file_path", f"{key}.log_storage", "the journal file's path", JOURNAL_NODE)
-
-
-def _node_text(node: Mapping[str, Any], name: str, key: str, what: str, form: str) -> str:
-    """The one string argument `name` of a storage node (its other keys refused)."""
-    _only(node, ("_target_", name), key, form)
-    value = node.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key}.{name}: expected {what}; got {value!r}; write {form}")
-    return value.strip()
-
-
-def _only(node: Mapping[str, Any], keys: tuple[str, ...], key: str, form: str) -> None:
-    for name in sorted(set(node) - set(keys)):
-        raise ConfigError(
-            f"{key}: unknown key '{name}' for {node.get('_target_')}{did_you_mean(name, keys)}; write {form}"
-        )
-
-
-@dataclass(frozen=True)
-class StorageURL(Constraint):
-    """A `tuning.storage` value: `journal:PATH`, or a database URL for Optuna's RDBStorage (a `_target_` node
-    has been turned into one of these by `storage_from_node`)."""
-
-    def accepts(self, value: Any) -> bool:
-        return isinstance(value, str) and bool(storage_kind(value))
-
-    def describe(self) -> str:
-        return (
-            "'journal:PATH', 'sqlite:///PATH', a PostgreSQL/MySQL URL such as 'postgresql+psycopg://USER@HOST/DB' "
-            f"or a _target_ node ({JOURNAL_TARGETS[0]} or {RDB_TARGET})"
-        )
-
-    def fix(self, value: Any) -> str:
-        scheme = str(value).partition(":")[0].partition("+")[0]
-        return did_you_mean(scheme, ("journal", *RDB_SCHEMES)) if isinstance(value, str) else ""
 
 
 def _study_name_rule(values: Mapping[str, Any]) -> list[Any]:
@@ -136,16 +70,6 @@ def _grace_rule(values: Mapping[str, Any]) -> Any:
     interval = values["heartbeat_interval"]
     hint = f"; a trial is stale after missing heartbeats, so make it longer than tuning.heartbeat_interval={interval}"
     return Interval(int, interval, None, closed="neither", hint=hint)
-
-
-@dataclass(frozen=True)
-class Objective:
-    """The metric a stage's study optimises and its direction."""
-
-    metric: str
-    direction: str
-
-    constraints: ClassVar[dict[str, list[Any]]] = {"metric": [str], "direction": [Options(DIRECTIONS)]}
 
 
 @dataclass(frozen=True)
@@ -186,13 +110,18 @@ class TuningSettings:
     study_name: str | None
     max_failures: int | None  # None: a stage's own number of trials
     sampler: Mapping[str, Any] | None
-    objectives: dict[str, Objective] = field(default_factory=dict)
+    objectives: dict[str, Objective] = field(default_factory=dict)  # each tuned stage's (first) objective
+    goals: dict[str, tuple[Objective, ...]] = field(default_factory=dict)  # stages with a list of 2+ objectives
+    select: str | dict[str, str] = "first"  # which member of a Pareto front is refit (`tuning.select`)
+    bounds: dict[str, tuple[Constraint, ...]] = field(default_factory=dict)  # `tuning.constraints.<stage>`
     start_from_config: bool = True
     budgets: dict[str, Budget] = field(default_factory=dict)
     n_workers: int = 1  # worker processes per tuned stage's study
     resume: str = "finish"  # what n_trials means for a stored study: its total (finish) or this run's (add)
     heartbeat_interval: int = 60  # PostgreSQL/MySQL studies: seconds between a running trial's heartbeats
     grace_period: int = 120  # ... and seconds without one before the trial is failed and retried
+    pruners: dict[str, str] = field(default_factory=dict)  # stage -> pruner named for it (`tuning.pruner.<stage>`)
+    pruner: str = "none"  # every other fold-reporting stage's pruner
 
     constraints: ClassVar[dict[str, list[Any]]] = {
         **Budget.constraints,
@@ -206,7 +135,10 @@ class TuningSettings:
         "max_failures": [Interval(int, 0, None), None],
         "sampler": [Mapping, None],
         "start_from_config": [Boolean()],
+        "pruner": [Options(PRUNERS, hint="; or one per stage, e.g. {predictor: wilcoxon}"), Mapping],
         "objectives": [Mapping, None],
+        "select": [str, Mapping, None],
+        "constraints": [Mapping, None],
         "stages": [Mapping, None],
     }
 
@@ -215,13 +147,17 @@ class TuningSettings:
         _known_keys(node, TUNING_KEYS, "tuning")
         values = {"n_trials": 0, "timeout": None, "seed": 0, "storage": None, "study_name": None, "sampler": None}
         values.update(start_from_config=True, objectives=None, stages=None, n_workers=1, resume="finish")
-        values.update(heartbeat_interval=60, grace_period=120, max_failures=None)
+        values.update(heartbeat_interval=60, grace_period=120, max_failures=None, pruner="none", select=None)
+        values.update(constraints=None)
         values.update(node)
         if isinstance(values["storage"], Mapping):  # a `_target_` node: its string, the one spelling used
             values["storage"] = storage_from_node(values["storage"])
         shown = {**values, "storage": redact(values["storage"])} if isinstance(values["storage"], str) else values
         validate(shown, cls.constraints, "tuning")  # a password in the storage URL never reaches a message
         default = Budget(values["n_trials"], values["timeout"])
+        objectives, goals = _objectives(values["objectives"] or {}, stage_names)
+        select = parse_select_node(values["select"], stage_names)
+        check_select(select, goals)
         return cls(
             n_trials=default.n_trials,
             timeout=default.timeout,
@@ -230,13 +166,18 @@ class TuningSettings:
             study_name=values["study_name"],
             max_failures=values["max_failures"],
             sampler=values["sampler"],
-            objectives=_objectives(values["objectives"] or {}, stage_names),
+            objectives=objectives,
+            goals=goals,
+            select=select,
+            bounds=parse_constraints(_given(values["constraints"]), stage_names),
             start_from_config=values["start_from_config"],
             budgets=_budgets(values["stages"] or {}, stage_names, default),
             n_workers=values["n_workers"],
             resume=values["resume"],
             heartbeat_interval=values["heartbeat_interval"],
             grace_period=values["grace_period"],
+            pruners=_pruners(values["pruner"], stage_names),
+            pruner=values["pruner"] if isinstance(values["pruner"], str) else "none",
         )
 
     def budget(self, stage: str) -> Budget:
@@ -247,23 +188,82 @@ class TuningSettings:
         """Failed trials a stage's study may have before it stops: `max_failures`, else its number of trials."""
         return self.budget(stage).n_trials if self.max_failures is None else self.max_failures
 
+    def goals_of(self, stage: str) -> tuple[Objective, ...]:
+        """Every objective of `stage`'s study, in order (one for a single-objective study)."""
+        return self.goals.get(stage, (self.objectives[stage],))
+
+    def select_of(self, stage: str) -> str:
+        """The rule picking the refit member of `stage`'s Pareto front: first, knee or an objective metric."""
+        return self.select if isinstance(self.select, str) else self.select.get(stage, "first")
+
+    def trial_metrics(self, stage: str) -> frozenset[str]:
+        """The metrics `stage`'s trials are judged on: its objectives and the metrics its constraints bound."""
+        return frozenset(goal.metric for goal in self.goals_of(stage)) | {c.metric for c in self.bounds.get(stage, ())}
+
+    def pruner_of(self, stage: str) -> str:
+        """The pruner of `stage`'s study: `tuning.pruner.<stage>` when given as a mapping, else `tuning.pruner`."""
+        return self.pruners.get(stage, self.pruner)
+
     def wants(self, stage: str) -> bool:
         """Whether the stage has an objective and trials to spend (its search space decides the rest)."""
         return stage in self.objectives and self.budget(stage).n_trials > 0
 
 
-def _objectives(node: Mapping[str, Any], stage_names: list[str]) -> dict[str, Objective]:
-    """`tuning.objectives.<stage>: {metric, direction}`; `{metric: auto}` is resolved by the plan."""
-    objectives = {}
-    example = "{metric: silhouette, direction: maximize}"
-    for stage, entry in _entries(node, stage_names, "tuning.objectives", example).items():
+def _objectives(
+    node: Mapping[str, Any], stage_names: list[str]
+) -> tuple[dict[str, Objective], dict[str, tuple[Objective, ...]]]:
+    """`tuning.objectives.<stage>: {metric, direction}` or a list of them: each stage's first objective, and the
+    whole list of the stages given two or more; `{metric: auto}` is resolved by the plan."""
+    objectives, goals = {}, {}
+    for stage, entry in node.items():
         key = f"tuning.objectives.{stage}"
-        _known_keys(entry, tuple(Objective.constraints), key)
-        values = {"metric": None, "direction": "maximize", **entry}
-        validate(values, Objective.constraints, key)
-        metric = values["metric"]
-        objectives[stage] = Objective(AUTO, AUTO) if metric == AUTO else Objective(metric, values["direction"])
-    return objectives
+        if stage not in stage_names:
+            raise ConfigError(f"tuning.objectives: unknown stage '{stage}'{did_you_mean(stage, stage_names)}")
+        if isinstance(entry, (str, bytes)) or not isinstance(entry, Sequence | Mapping):
+            raise ConfigError(
+                f"{key}: expected a mapping such as {{metric: silhouette, direction: maximize}} or a list of them; "
+                f"got {entry!r}"
+            )
+        listed = _objective(entry, key) if isinstance(entry, Mapping) else parse_objective_list(entry, key)
+        if isinstance(listed, Objective):
+            objectives[stage] = listed
+            continue
+        objectives[stage] = listed[0]
+        if len(listed) > 1:
+            goals[stage] = listed
+    return objectives, goals
+
+
+def _objective(entry: Mapping[str, Any], key: str) -> Objective | tuple[Objective, ...]:
+    """One `{metric, direction}` mapping (direction: maximize unless given); `{metric: [a, b], direction: ...}`
+    (one direction for all, or one each) is the list spelling that merges over a mapping in Hydra overrides."""
+    _known_keys(entry, tuple(Objective.constraints), key)
+    metrics, directions = entry.get("metric"), entry.get("direction", "maximize")
+    if isinstance(metrics, Sequence) and not isinstance(metrics, str):
+        if isinstance(directions, str):
+            directions = [directions] * len(metrics)
+        if not isinstance(directions, Sequence) or len(directions) != len(metrics):
+            raise ConfigError(
+                f"{key}.direction: expected one direction for all {len(metrics)} metrics or a list of "
+                f"{len(metrics)}; got {directions!r}"
+            )
+        items = [{"metric": m, "direction": d} for m, d in zip(metrics, directions, strict=True)]
+        return parse_objective_list(items, key)
+    values = {"metric": None, "direction": "maximize", **entry}
+    validate(values, Objective.constraints, key)
+    metric = values["metric"]
+    return Objective(AUTO, AUTO) if metric == AUTO else Objective(metric, values["direction"])
+
+
+def _pruners(node: Any, stage_names: list[str]) -> dict[str, str]:
+    """`tuning.pruner: {<stage>: median|wilcoxon|none}`; a plain string is the run-wide pruner (no entries)."""
+    if isinstance(node, str):
+        return {}
+    for stage in node:
+        if stage not in stage_names:
+            raise ConfigError(f"tuning.pruner: unknown stage '{stage}'{did_you_mean(stage, stage_names)}")
+    validate(node, dict.fromkeys(node, [Options(PRUNERS)]), "tuning.pruner")
+    return dict(node)
 
 
 def _budgets(node: Mapping[str, Any], stage_names: list[str], default: Budget) -> dict[str, Budget]:
@@ -279,6 +279,11 @@ def _budgets(node: Mapping[str, Any], stage_names: list[str], default: Budget) -
         validate(values, Budget.constraints, key)
         budgets[stage] = Budget(values["n_trials"], values["timeout"])
     return budgets
+
+
+def _given(node: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The entries that set something: the defaults' empty lists stand for stages a run may not have."""
+    return {stage: entry for stage, entry in (node or {}).items() if entry is not None and entry != []}
 
 
 def _all_null(entry: Any) -> bool:

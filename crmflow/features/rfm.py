@@ -117,17 +117,32 @@ class RFMFeatures:
     def build(self, data: CRMData) -> CustomerTable:
         """Check the parameters, then the features as of the cutoff and the target after it."""
         validate_parameters(self, "features")
-        if data.transactions is None or data.transactions.empty:
-            raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
+        _require_transactions(data)
         cutoff = self.resolve_cutoff(data.transactions)
         check_cutoff(data.transactions["timestamp"], cutoff, self.horizon_days, configured=self.cutoff is not None)
+        table = self._features(data, cutoff)
+        y = TARGETS[self.target](data.transactions, table.X.index, cutoff, self.horizon_days)
+        logger.info("rfm features for %d customers as of %s; mean %s %.3f", len(y), cutoff.date(), y.name, y.mean())
+        return CustomerTable(table.X, y, cutoff, table.report)
+
+    def features_at(self, data: CRMData, cutoff: pd.Timestamp) -> CustomerTable:
+        """The features alone as of `cutoff`, without a target: for scoring customers whose future is not
+        known yet (`crmflow predict transactions=...`); every customer with a purchase on or before it."""
+        validate_parameters(self, "features")
+        _require_transactions(data)
+        return self._features(data, cutoff)
+
+    def _features(self, data: CRMData, cutoff: pd.Timestamp) -> CustomerTable:
         X = rfm_features(data.transactions, cutoff)
         report = {}
         if self.merge_customers and data.customers is not None:
             X, report["customers_unmatched"] = merge_attributes(X, data.customers, data.target, cutoff)
-        y = TARGETS[self.target](data.transactions, X.index, cutoff, self.horizon_days)
-        logger.info("rfm features for %d customers as of %s; mean %s %.3f", len(X), cutoff.date(), y.name, y.mean())
-        return CustomerTable(X, y, cutoff, report)
+        return CustomerTable(X, None, cutoff, report)
+
+
+def _require_transactions(data: CRMData) -> None:
+    if data.transactions is None or data.transactions.empty:
+        raise DataError("features=rfm: needs a transactions table; the data has none (use features=none)")
 
 
 def merge_attributes(

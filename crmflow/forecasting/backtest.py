@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -46,12 +47,14 @@ def backtest(
     seasonal_period: int,
     level: float,
     name: str = "forecast",
+    on_fold: Callable[[int, pd.DataFrame], None] | None = None,
 ) -> pd.DataFrame:
     """One row per (fold, step): origin, timestamp, actual, MASE scale, forecast and interval bounds.
 
-    A fresh clone of `forecaster` is fitted on each training window, so nothing leaks between folds.
+    A fresh clone of `forecaster` is fitted on each training window, so nothing leaks between folds. `on_fold`
+    gets each fold's rows (indexed as in the whole table) as soon as they are forecast, and may stop the backtest.
     """
-    rows = []
+    rows: list[pd.DataFrame] = []
     values = series.to_numpy(dtype="float64")
     for fold, end in enumerate(windows.train_ends(len(series))):
         fitted = clone(forecaster).fit(series.iloc[:end])
@@ -69,7 +72,10 @@ def backtest(
                     name: forecast.mean.to_numpy(),
                     f"{name}_lower": forecast.lower.to_numpy(),
                     f"{name}_upper": forecast.upper.to_numpy(),
-                }
+                },
+                index=pd.RangeIndex(sum(map(len, rows)), sum(map(len, rows)) + len(actual)),
             )
         )
-    return pd.concat(rows, ignore_index=True)
+        if on_fold is not None:
+            on_fold(fold, rows[-1])
+    return pd.concat(rows)

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
-from crmflow.config.tuning import Objective
+from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.forecasting.backtest import RollingOrigin, backtest
 from crmflow.forecasting.base import Forecaster
@@ -20,7 +20,7 @@ from crmflow.forecasting.metrics import FORECAST_METRICS, forecast_metrics
 from crmflow.forecasting.series import aggregate, series_name
 from crmflow.forecasting.settings import ForecasterSettings
 from crmflow.plots.forecasts import forecast_plot
-from crmflow.stages.contract import LoggedModel, RunState, Stage, StageResult, TuningResult
+from crmflow.stages.contract import FoldReport, LoggedModel, RunState, Stage, StageResult, TuningResult
 
 logger = logging.getLogger(__name__)
 UNASSIGNED = "unassigned"  # customers without a segment label (e.g. first seen after the feature cutoff)
@@ -84,12 +84,18 @@ def _tuning_score(
     series: pd.Series,
     baseline: pd.DataFrame,
     settings: ForecasterSettings,
+    report: FoldReport | None = None,
 ) -> dict[str, float]:
-    """A trial: the tuning folds only (the held-out latest folds are neither fitted nor scored)."""
+    """A trial: the tuning folds only (the held-out latest folds are neither fitted nor scored); `report` gets
+    each fold's metrics as soon as it is forecast."""
     cut = len(series) - settings.holdout_folds * settings.step
     windows = RollingOrigin(settings.horizon, settings.tuning_folds, settings.step)
-    table = backtest(estimator, series.iloc[:cut], windows, settings.seasonal_period, settings.interval)
-    return _metrics(table.join(baseline[["baseline", "baseline_lower", "baseline_upper"]]))
+    columns = ["baseline", "baseline_lower", "baseline_upper"]
+    on_fold = None if report is None else lambda fold, rows: report(fold, _metrics(rows.join(baseline[columns])))
+    table = backtest(
+        estimator, series.iloc[:cut], windows, settings.seasonal_period, settings.interval, on_fold=on_fold
+    )
+    return _metrics(table.join(baseline[columns]))
 
 
 def _metrics(table: pd.DataFrame) -> dict[str, float]:
@@ -99,6 +105,7 @@ def _metrics(table: pd.DataFrame) -> dict[str, float]:
 
 class ForecasterStage(Stage):
     name = "forecaster"
+    reports_folds = True  # its backtest origins
     settings_type = ForecasterSettings
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:
@@ -138,8 +145,10 @@ class ForecasterStage(Stage):
         )
         return ForecastInput(series, segments, settings, baseline)
 
-    def score(self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec) -> dict[str, float]:
-        return _tuning_score(estimator, prepared.series, prepared.baseline, prepared.settings)
+    def score(
+        self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, report: FoldReport | None = None
+    ) -> dict[str, float]:
+        return _tuning_score(estimator, prepared.series, prepared.baseline, prepared.settings, report)
 
     def finalize(
         self, estimator: Any, prepared: ForecastInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None

@@ -1,4 +1,8 @@
-"""Cross-validation: out-of-fold predictions of a fresh pipeline per fold, and fold-averaged metrics."""
+"""Cross-validation: out-of-fold predictions of a fresh pipeline per fold, and fold-averaged metrics.
+
+With a fold report (a pruner on), the folds' results arrive in fold order as they finish (joblib's generator), each
+fold is scored on its own and reported, so a hopeless trial stops before its remaining folds are fitted.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils.parallel import Parallel, delayed
 
 from crmflow.prediction.task import Task
+from crmflow.stages.contract import FoldReport
 
 
 @dataclass
@@ -35,14 +40,27 @@ def _fit_predict(
 
 
 def out_of_fold(
-    pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, cv: BaseCrossValidator, n_jobs: int
+    pipeline: Any,
+    task: Task,
+    X: pd.DataFrame,
+    y: pd.Series,
+    cv: BaseCrossValidator,
+    n_jobs: int,
+    report: FoldReport | None = None,
+    threshold: float | str | None = None,
 ) -> OutOfFold:
-    """Fit a clone of `pipeline` (preprocessing included) on each training fold, predict its test fold."""
+    """Fit a clone of `pipeline` (preprocessing included) on each training fold, predict its test fold.
+
+    `report` gets each fold's metrics (with `threshold` decided on that fold alone) as soon as it is done."""
     folds = list(cv.split(X, y))
-    predicted = Parallel(n_jobs=n_jobs)(
+    predicted = Parallel(n_jobs=n_jobs, return_as="generator")(
         delayed(_fit_predict)(pipeline, task, X, y, train, test) for train, test in folds
     )
     predictions = np.empty(len(y), dtype="float64")
-    for (_, test), values in zip(folds, predicted, strict=True):
+    actual = y.to_numpy()
+    for fold, ((_, test), values) in enumerate(zip(folds, predicted, strict=True)):
         predictions[test] = values
+        if report is not None:
+            cut = task.decision_threshold(threshold, actual[test], values)
+            report(fold, task.evaluate(actual[test], values, cut))
     return OutOfFold(predictions, [test for _, test in folds])

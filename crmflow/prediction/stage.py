@@ -18,7 +18,7 @@ from sklearn.model_selection import BaseCrossValidator
 from sklearn.pipeline import Pipeline
 
 from crmflow.config.components import ComponentSpec
-from crmflow.config.tuning import Objective
+from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.plots.prediction import importance_bars
 from crmflow.prediction.evaluation import OutOfFold, out_of_fold
@@ -27,7 +27,7 @@ from crmflow.prediction.settings import LOG1P, PredictorSettings
 from crmflow.prediction.task import REGRESSION, Task, task_of
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.assign import SegmentAssigner
-from crmflow.stages.contract import LoggedModel, RunState, Stage, StageResult, TuningResult
+from crmflow.stages.contract import FoldReport, LoggedModel, RunState, Stage, StageResult, TuningResult
 
 
 @dataclass
@@ -75,6 +75,7 @@ class CrossValidated:
 
 class PredictorStage(Stage):
     name = "predictor"
+    reports_folds = True  # its CV folds
     settings_type = PredictorSettings
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
@@ -130,7 +131,9 @@ class PredictorStage(Stage):
             str(state.artifact_dir / "predictor_pipeline_cache"),
         )
 
-    def _cross_validate(self, estimator: Any, prepared: PredictorInput) -> CrossValidated:
+    def _cross_validate(
+        self, estimator: Any, prepared: PredictorInput, report: FoldReport | None = None
+    ) -> CrossValidated:
         task, y = prepared.task, prepared.y.to_numpy()
         oof = out_of_fold(
             prepared.pipeline(estimator, cached=True),
@@ -139,12 +142,16 @@ class PredictorStage(Stage):
             prepared.y,
             prepared.cv,
             prepared.settings.n_jobs,
+            report,
+            prepared.settings.threshold,
         )
         threshold = task.decision_threshold(prepared.settings.threshold, y, oof.predictions)
         return CrossValidated(oof, threshold, oof.fold_mean(task, y, threshold))
 
-    def score(self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec) -> dict[str, float]:
-        return self._cross_validate(estimator, prepared).metrics
+    def score(
+        self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, report: FoldReport | None = None
+    ) -> dict[str, float]:
+        return self._cross_validate(estimator, prepared, report).metrics
 
     def finalize(
         self, estimator: Any, prepared: PredictorInput, spec: ComponentSpec, state: RunState, tuned: TuningResult | None

@@ -26,7 +26,7 @@ from sklearn.model_selection import (
 
 import crmflow.plots.prediction as plots
 from crmflow.config.components import ComponentSpec
-from crmflow.config.tuning import Objective
+from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.prediction.metrics import (
     CLASSIFICATION_METRICS,

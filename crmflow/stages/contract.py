@@ -10,13 +10,13 @@ is read.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmflow.config.components import ComponentSpec
-from crmflow.config.tuning import Objective
+from crmflow.config.goals import Objective
 from crmflow.data.base import CRMData
 from crmflow.features.table import CustomerTable
 from crmflow.privacy import Privacy
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
     from crmflow.rules.baskets import Baskets
     from crmflow.segmentation.segmenter import Segmenter
+
+# Called by a stage that evaluates in folds after each one, with the fold's 0-based index and metrics; it may raise
+# to stop the trial there (crmflow.pruning.FoldReporter, when `tuning.pruner` is set).
+FoldReport = Callable[[int, Mapping[str, float]], None]
 
 # What a stage can hand to later stages: the RunState field and how a message names it.
 HANDOFFS: dict[str, str] = {"segments": "segment labels"}
@@ -53,14 +57,13 @@ class RunState:
     baskets: Baskets | None = None  # built once from the transactions by the first stage that needs them
     segments: Segments | None = None  # from the segmentation stage
     model_uris: dict[str, str] = field(default_factory=dict)  # stage name -> logged model URI
-    objectives: Mapping[str, Objective] = field(default_factory=dict)  # the tuned stages' objectives
+    trial_metrics: Mapping[str, frozenset[str]] = field(default_factory=dict)  # tuned stage -> goals, constraints
     privacy: Privacy = field(default_factory=Privacy)  # how artifacts show customer ids (tracking.privacy)
 
     def trials_report(self, stage: str, metric: str) -> bool:
-        """Whether `stage`'s tuning trials must compute `metric` (it is their objective); a stage may leave
-        a costly metric to `finalize` otherwise."""
-        objective = self.objectives.get(stage)
-        return objective is not None and objective.metric == metric
+        """Whether `stage`'s tuning trials must compute `metric` (an objective or a constraint of theirs); a stage
+        may leave a costly metric to `finalize` otherwise."""
+        return metric in self.trial_metrics.get(stage, ())
 
 
 @dataclass
@@ -76,6 +79,9 @@ class TuningResult:
     best_run_id: str | None = None  # the best trial's MLflow run
     importances: pd.DataFrame | None = None  # (parameter, importance), most important first
     importances_skipped: str | None = None  # why there are none
+    n_pruned: int = 0  # trials a pruner stopped between folds
+    front: pd.DataFrame | None = None  # a multi-objective study's trials, `on_front`, `selected` (crmflow.pareto)
+    goals: tuple[Objective, ...] = ()  # a multi-objective study's objectives, `objective` first
 
 
 @dataclass
@@ -108,13 +114,15 @@ class Stage(ABC):
 
     `name` is the stage's config group. `provides` lists the `RunState` hand-offs its `finalize`
     fills; `example_option` is suggested when a later stage needs one of them and this stage is off.
-    `score` must not mutate `prepared`: trials share it.
+    `score` must not mutate `prepared`: trials share it. A stage that evaluates a candidate in folds sets
+    `reports_folds` and calls `score`'s `report` after each fold, so `tuning.pruner` can stop hopeless trials.
     """
 
     name: ClassVar[str]
     settings_type: ClassVar[type | None] = None
     provides: ClassVar[frozenset[str]] = frozenset()
     example_option: ClassVar[str | None] = None
+    reports_folds: ClassVar[bool] = False
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:
         """The hand-offs this configuration needs from earlier stages, each with the config key asking for it."""
@@ -139,8 +147,11 @@ class Stage(ABC):
         """Validate the inputs this stage needs (DataError naming the stage) and precompute them."""
 
     @abstractmethod
-    def score(self, estimator: Any, prepared: Any, spec: ComponentSpec) -> dict[str, float]:
-        """Fit and evaluate one candidate; the tuning objective is one of the returned metrics."""
+    def score(
+        self, estimator: Any, prepared: Any, spec: ComponentSpec, report: FoldReport | None = None
+    ) -> dict[str, float]:
+        """Fit and evaluate one candidate; the tuning objective is one of the returned metrics. `report` is given
+        only to a stage that `reports_folds`, when a pruner is on."""
 
     @abstractmethod
     def finalize(

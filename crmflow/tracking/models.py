@@ -43,7 +43,10 @@ class JsonPyfunc(Protocol):
     def save(self, folder: Path) -> Path: ...
 
 
-def log_model(client: MlflowClient, run_id: str, logged: LoggedModel) -> str:
+STAGE_TAG = "crmflow.stage"  # the stage that logged the model
+
+
+def log_model(client: MlflowClient, run_id: str, logged: LoggedModel, stage: str | None = None) -> str:
     """Log a fitted sklearn pipeline (skops format), or a pyfunc model (flavor "pyfunc": JSON data and a
     crmflow loader module, e.g. a forecaster), with signature and input example, as the LoggedModel
     `logged.name` of the run, so that `runs:/<run id>/<name>` and `models:/<model id>` resolve; return a
@@ -51,7 +54,7 @@ def log_model(client: MlflowClient, run_id: str, logged: LoggedModel) -> str:
 
     The URI is the model's folder when the store keeps artifacts on this machine (it loads without a
     tracking URI; MLflow 3.17 cannot load a `file://` model URI), else `models:/<model id>` (load it with
-    the tracking URI set).
+    the tracking URI set). `stage` becomes the model's `crmflow.stage` tag (`crmflow compare register=` reads it).
     """
     with tempfile.TemporaryDirectory(prefix="crmflow-model-") as scratch:
         save, arguments = _pyfunc(logged, Path(scratch)) if logged.flavor == "pyfunc" else _sklearn(logged)
@@ -61,7 +64,7 @@ def log_model(client: MlflowClient, run_id: str, logged: LoggedModel) -> str:
             name=logged.name,
             source_run_id=run_id,
             params=dict(run.data.params),  # as mlflow's log_model does: the run's params on the model
-            tags=context_registry.resolve_tags(),
+            tags={**context_registry.resolve_tags(), **({STAGE_TAG: stage} if stage else {})},
         )
         try:
             local = Path(scratch) / "model"

@@ -58,7 +58,8 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 @contextmanager
 def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterator[None]:
-    """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM), whatever happens, with
+    """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM, an exception whose
+    `run_status` says so, e.g. a pruned trial), whatever happens, with
     the reason of a failure in tags `crmflow.error` and `crmflow.error_type`;
     an attached run (another process owns it) is left as it is unless this process fails; a shared run
     (`attached=False`) always gets this process's outcome, so the last process to end sets its status."""
@@ -68,7 +69,8 @@ def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterato
             yield
         status = "FINISHED"
     except BaseException as error:
-        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        killed = isinstance(error, KeyboardInterrupt) or getattr(error, "run_status", None) == "KILLED"
+        status = "KILLED" if killed else "FAILED"
         runs.tag_failure(client, run_id, error)
         raise
     finally:
@@ -238,9 +240,9 @@ class Tracker:
             return
         self.client.log_batch(self.current_run_id, params=[Param(k, v) for k, v in batch.items()])
 
-    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "") -> None:
+    def log_metrics(self, metrics: Mapping[str, float], prefix: str = "", step: int = 0) -> None:
         now = int(time.time() * 1000)
-        batch = [Metric(f"{prefix}{k}", float(v), now, 0) for k, v in metrics.items()]
+        batch = [Metric(f"{prefix}{k}", float(v), now, step) for k, v in metrics.items()]
         self.client.log_batch(self.current_run_id, metrics=batch)
 
     def log_artifacts(self, paths: list[Path], folder: str | None = None) -> None:
@@ -254,6 +256,6 @@ class Tracker:
         """The table as a dataset input; digest and schema from a fixed-size sample, same in every process."""
         datasets.log_dataset(self.client, self.current_run_id, frame, name, context)
 
-    def log_model(self, logged: LoggedModel) -> str:
-        """Log the fitted model to the current run; return a URI to load it with (see `models.log_model`)."""
-        return models.log_model(self.client, self.current_run_id, logged)
+    def log_model(self, logged: LoggedModel, stage: str | None = None) -> str:
+        """Log the fitted model of `stage` to the current run; return a URI to load it with (`models.log_model`)."""
+        return models.log_model(self.client, self.current_run_id, logged, stage)

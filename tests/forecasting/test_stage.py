@@ -17,7 +17,7 @@ from helpers import (
 )
 from mlflow.tracking import MlflowClient
 
-from crmflow.config.tuning import Objective
+from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.forecasting.ets import ETSForecaster
 from crmflow.forecasting.metrics import FORECAST_METRICS

@@ -159,13 +159,18 @@ def test_stability_is_one_for_a_deterministic_split_and_nan_when_off() -> None:
     assert np.isnan(bootstrap_stability(lambda rows: reference[rows], reference, resamples=0, seed=0))
 
 
-def test_trials_compute_stability_only_when_it_is_the_objective(scratch: Path) -> None:
+def test_trials_compute_stability_only_when_an_objective_or_constraint_needs_it(scratch: Path) -> None:
     tuned = [*SMALL[:-1], "segmentation.settings.stability_resamples=2", "tuning.n_trials=1"]
-    for metric, expected in (("silhouette", False), ("stability", True)):
-        plan = plan_run(compose_config([*tuned, f"tuning.objectives.segmentation.metric={metric}"]))
+    for extra, expected in (
+        (["tuning.objectives.segmentation.metric=silhouette"], False),
+        (["tuning.objectives.segmentation.metric=stability"], True),
+        (["tuning.objectives.segmentation.metric=[silhouette,stability]"], True),
+        (["tuning.constraints.segmentation=['stability >= 0.5']"], True),
+    ):
+        plan = plan_run(compose_config([*tuned, *extra]))
         ((stage, spec),) = plan.stages
         ctx, _ = _load(plan, scratch)
-        assert ctx.objectives["segmentation"].metric == metric
+        assert ("stability" in ctx.trial_metrics["segmentation"]) is expected
         assert ("stability" in stage.score(spec.build({}), stage.prepare(spec, ctx), spec)) is expected
 
 

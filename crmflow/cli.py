@@ -25,6 +25,7 @@ from omegaconf.errors import OmegaConfBaseException
 from crmflow.config.experiments import recipe_keys, register_experiments
 from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.hydra_callbacks import record_failure, redact_hydra_outputs
+from crmflow.hydra_callbacks import sweep_id as sweep_of
 from crmflow.paths import config_dir
 from crmflow.redact import redact, redact_logging, redact_overrides
 
@@ -46,7 +47,7 @@ def _task(cfg: DictConfig) -> None:
     _hide_mlflow_links(cfg)
     sweep_id = None
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
-        sweep_id = os.path.basename(str(hydra_cfg.sweep.dir).rstrip("/"))
+        sweep_id = sweep_of(str(hydra_cfg.sweep.dir))
     choices = {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
     recipe = choices.get("experiment")
     info = RunInfo(
@@ -253,7 +254,10 @@ def _compare(args: list[str]) -> None:
         text = compare(CompareRequest.parse(args))
     except CrmflowError as error:
         _fail(error)
-    print(text, flush=True)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `crmflow compare | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from crmflow.arguments import key_values
 from crmflow.errors import ConfigError, did_you_mean
-from crmflow.registry import Winner, check_name, register
+from crmflow.registry import check_name, promote
 from crmflow.scoring import DEFAULT_TRACKING_URI
 
 KEYS = ("sweep", "experiment", "metric", "top", "format", "tracking_uri", "register")
@@ -281,11 +281,7 @@ def compare(request: CompareRequest) -> str:
     frame, metric, way = compare_frame(chosen, request.metric, request.top)
     text = render(frame, request.format)
     if request.register:
-        if frame["best"][0] != "*":
-            raise ConfigError(f"compare.register: no run has a value of {metric}, so none is the best to register")
-        best = next(r for r in chosen if r.info.run_id == frame["run_id"][0])
-        winner = Winner(best, stages_of(best), metric, frame[metric][0], sweep)
-        registered = register(request.tracking_uri, request.register, winner)
+        registered = promote(request.tracking_uri, request.register, frame, chosen, metric, sweep)
         if request.format == "table":
             text += "\n" + registered
         else:  # the CSV or markdown on stdout stays parseable

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -40,6 +41,16 @@ logger = logging.getLogger(__name__)
 FAILURE_FILE = "crmflow_failure.json"
 HYDRA_FILES = ("config.yaml", "hydra.yaml", "overrides.yaml")  # what Hydra writes into <job>/<output_subdir>/
 SWEEP_FILE = "multirun.yaml"  # what Hydra's sweeper writes into the sweep folder
+
+
+DATED_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")  # Hydra's default sweep dir: multirun/<date>/<time>
+
+
+def sweep_id(sweep_dir: str) -> str:
+    """A sweep's id for the tag `crmflow.sweep_id`: its folder's name, with the date folder above it when Hydra's
+    default `multirun/<date>/<time>` names it (a time alone repeats from one day to the next)."""
+    path = Path(sweep_dir.rstrip("/"))
+    return f"{path.parent.name}/{path.name}" if DATED_FOLDER.fullmatch(path.parent.name) else path.name
 
 
 def _replace(path: Path, text: str) -> None:

@@ -1,14 +1,19 @@
 """Stopping hopeless trials between folds: `tuning.pruner` (none, median, wilcoxon) and the fold reporter.
 
-A stage that evaluates in folds (`Stage.reports_folds`: the predictor's CV folds, the forecaster's backtest origins)
+A stage that evaluates in folds (`Stage.tuning_folds`: the predictor's CV folds, the forecaster's backtest folds)
 calls the reporter after each fold with that fold's metrics. The reporter hands the objective's value to the trial
 (`trial.report(value, fold)`), logs it in the trial's MLflow run as `<metric>_by_fold` (step = fold) and, when the
 pruner says so, raises `FoldPruned`: the trial ends PRUNED in Optuna and its run KILLED, with the fold.
 
-- `median`: Optuna's MedianPruner: a trial whose fold score is worse than the median of earlier trials' scores at
-  the same fold stops (after 5 complete trials; the first fold may already stop it).
-- `wilcoxon`: Optuna's WilcoxonPruner, built for k-fold scores: a trial stops when a Wilcoxon signed-rank test
-  over the folds done so far says it is worse than the best trial (p < 0.1), after 2 folds.
+- `median`: Optuna's MedianPruner: after 5 complete trials, a trial whose best fold score so far is worse than
+  the median of earlier trials' scores at the same fold stops (from the first fold on).
+- `wilcoxon`: Optuna's WilcoxonPruner, built for k-fold scores: a trial stops when a one-sided Wilcoxon
+  signed-rank test of its folds so far against the best trial's says it is worse (p < 0.1); on n folds the test
+  cannot go below p = 2**-n, so it first stops a trial after its 4th fold (crmflow.tuning_checks refuses it on
+  a stage with fewer).
+
+With `threshold: optimal`, a fold's threshold-dependent metrics (f1, accuracy, ...) are reported with that fold's
+own F1-optimal cut-off, for pruning only; the trial's value is the usual mean over folds with the pooled one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import optuna
 
@@ -73,9 +78,3 @@ class FoldReporter:
         if self.trial.should_prune():
             self.tracker.log_metrics({PRUNED_AT: float(fold)})
             raise FoldPruned(fold, self.metric, value)
-
-
-def pruned_fold(trial: Any) -> int | None:
-    """The fold a PRUNED trial stopped after (its last reported step), else None."""
-    steps = getattr(trial, "intermediate_values", None) or {}
-    return max(steps) if steps else None

@@ -55,6 +55,22 @@ def check_name(name: str) -> str:
     return name
 
 
+def promote(uri: str, name: str, frame: Any, runs: list[Any], metric: str, sweep: str | None) -> str:
+    """Register the best row of a comparison (`frame`, sorted, best first, of `runs` by `metric`): it must have
+    a value and have ended FINISHED; return the line saying what was registered."""
+    from crmflow.compare import stages_of
+
+    if frame["best"][0] != "*":
+        raise ConfigError(f"{KEY}: no run has a value of {metric}, so none is the best to register")
+    best = next(run for run in runs if run.info.run_id == frame["run_id"][0])
+    if best.info.status != "FINISHED":
+        raise ConfigError(
+            f"{KEY}: the best run {best.info.run_id} by {metric} is {best.info.status}, not FINISHED; only a run "
+            "that ended well is promoted (finish or rerun it, or compare the finished runs)"
+        )
+    return register(uri, name, Winner(best, stages_of(best), metric, frame[metric][0], sweep))
+
+
 def register(uri: str, name: str, winner: Winner) -> str:
     """Register the winner's model under `name` (a new version unless the latest is that model already),
     point the alias `champion` at it, and return the line saying so."""
@@ -108,7 +124,8 @@ def model_stages(client: Any, run: Any, stages: list[str], models: list[Any]) ->
 
 
 def _version(client: Any, uri: str, name: str, model: Any, winner: Winner, stage: str | None) -> tuple[Any, bool]:
-    """The latest version of `name` when it is this model, else a new version of it (and whether it is new)."""
+    """The version of `name` that is this model when there is one, else a new version of it (and whether it is
+    new): a winner registered before keeps its version number when it wins again."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -124,9 +141,10 @@ def _version(client: Any, uri: str, name: str, model: Any, winner: Winner, stage
         if error.error_code not in EXISTS:
             raise
     source = f"models:/{model.model_id}"
-    latest = client.search_model_versions(f"name='{name}'", max_results=1, order_by=["version_number DESC"])
-    if latest and source in (latest[0].source, f"models:/{latest[0].model_id}"):  # a SQL store keeps no model_id
-        return latest[0], False
+    versions = client.search_model_versions(f"name='{name}'", order_by=["version_number DESC"])
+    for version in versions:
+        if source in (version.source, f"models:/{version.model_id}"):  # a SQL store keeps no model_id
+            return version, False
     tags = {
         RUN_TAG: winner.run.info.run_id,
         METRIC_TAG: winner.metric,

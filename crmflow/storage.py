@@ -159,17 +159,19 @@ def check_storage(settings: TuningSettings, spaces: Mapping[str, SearchSpace] | 
         )
     try:
         storage = open_storage(settings.storage, settings)
-        names = {study.study_name: study.directions for study in storage.get_all_studies()}
+        studies = {study.study_name: study for study in storage.get_all_studies()}
     except (OSError, ImportError, RuntimeError, ValueError, SQLAlchemyError) as error:
         raise ConfigError(f"tuning.storage: cannot connect to {redact(settings.storage)}: {_reason(error)}") from None
     try:
         for stage in settings.objectives:
             name = f"{settings.study_name}.{stage}"
-            if name in names:
-                check_direction(name, [d.name.lower() for d in names[name]], settings.goals_of(stage), stage)
+            if name in studies:
+                found = studies[name]
+                check_direction(name, [d.name.lower() for d in found.directions], settings.goals_of(stage), stage)
+                check_goals(name, found.user_attrs, goals_record(settings, stage), stage)
         for stage, space in (spaces or {}).items():
             name = f"{settings.study_name}.{stage}"
-            if name in names and space and settings.wants(stage):
+            if name in studies and space and settings.wants(stage):
                 trials = storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)
                 check_space(name, trials, search_distributions(space), stage)
     finally:
@@ -185,6 +187,32 @@ def check_direction(study_name: str, found: list[str], goals: Sequence[Objective
             f"tuning.study_name: the stored study '{study_name}' is to {' and '.join(found)}, but "
             f"tuning.objectives.{stage} asks to {asked}; choose another tuning.study_name (or delete the study)"
         )
+
+
+GOALS_ATTR = "crmflow.goals"  # a study's objectives and constraints, as crmflow created it
+
+
+def goals_record(settings: TuningSettings, stage: str) -> dict[str, list[str]]:
+    """What a stage's study answers: its objective metrics (with directions) and its constraints, as text."""
+    return {
+        "objectives": [f"{goal.direction} {goal.metric}" for goal in settings.goals_of(stage)],
+        "constraints": [str(bound) for bound in settings.bounds.get(stage, ())],
+    }
+
+
+def check_goals(study_name: str, attrs: Mapping[str, Any], wanted: Mapping[str, list[str]], stage: str) -> None:
+    """A stored study keeps the metrics it optimises and the constraints its trials were judged by: a trial
+    recorded without a constraint counts as feasible, so adding one to a study would let old trials win."""
+    stored = attrs.get(GOALS_ATTR)
+    if stored is None or stored == dict(wanted):
+        return
+    for part, key in (("objectives", f"tuning.objectives.{stage}"), ("constraints", f"tuning.constraints.{stage}")):
+        if stored.get(part) != wanted[part]:
+            raise ConfigError(
+                f"tuning.study_name: the stored study '{study_name}' has {part} [{', '.join(stored.get(part) or [])}]"
+                f", but {key} asks for [{', '.join(wanted[part])}]; choose another tuning.study_name (or delete the "
+                "study)"
+            )
 
 
 def check_space(

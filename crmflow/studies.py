@@ -44,7 +44,7 @@ from crmflow.locks import file_lock
 from crmflow.reconnect import describe_loss, lost_connection
 from crmflow.redact import redact
 from crmflow.retries import fail_and_retry
-from crmflow.storage import check_direction, journal_path, study_lock
+from crmflow.storage import GOALS_ATTR, check_direction, check_goals, journal_path, study_lock
 from crmflow.workers import WORKER_HOST, WORKER_PID, Worker, is_dead
 
 logger = logging.getLogger(__name__)
@@ -185,10 +185,11 @@ def load_study(
     storage: BaseStorage | None,
     sampler: Any,
     pruner: optuna.pruners.BasePruner | None = None,
+    record: Mapping[str, list[str]] | None = None,
 ) -> optuna.Study:
     """Create the study or load it (`load_if_exists`, as each of Optuna's worker processes does); a stored
-    study with other directions is a ConfigError naming `tuning.study_name`. Two or more goals: a multi-objective
-    study."""
+    study with other directions, or whose `record` (objectives and constraints, `storage.goals_record`) differs, is a
+    ConfigError naming `tuning.study_name`. Two or more goals: a multi-objective study."""
     study = optuna.create_study(
         directions=[goal.direction for goal in goals],
         sampler=sampler,
@@ -198,6 +199,10 @@ def load_study(
         load_if_exists=place.study_name is not None,
     )
     check_direction(study.study_name, [d.name.lower() for d in study.directions], goals, stage)
+    if record is not None:
+        check_goals(study.study_name, study.user_attrs, record, stage)
+        if GOALS_ATTR not in study.user_attrs:
+            study.set_user_attr(GOALS_ATTR, dict(record))
     return study
 
 

@@ -38,7 +38,7 @@ from crmflow.pruning import FoldPruned, FoldReporter, build_pruner
 from crmflow.reconnect import Outage
 from crmflow.redact import redact
 from crmflow.stages.contract import TuningResult
-from crmflow.storage import open_storage, release_connections
+from crmflow.storage import goals_record, open_storage, release_connections
 from crmflow.studies import (
     STAGE_TAG,
     TRIAL_TAG,
@@ -178,7 +178,9 @@ def _worker_main(job: _Job, tracker: TrialLogger, index: int, report: Connection
     try:
         storage = open_storage(job.place.url, job.settings)
         sampler, pruner = _sampler(job.settings, index), build_pruner(job.settings.pruner_of(job.stage))
-        study = load_study(job.place, job.goals, job.stage, storage, sampler, pruner)
+        study = load_study(
+            job.place, job.goals, job.stage, storage, sampler, pruner, goals_record(job.settings, job.stage)
+        )
         _work(job, study, storage, tracker.worker())
     except Exception as error:  # not swallowed: the parent raises it once every worker has ended
         logger.exception("%s: tuning worker %d failed", job.stage, index)
@@ -256,7 +258,7 @@ def tune(
         place = StudyPlace.of(settings, stage, Path(scratch))
         storage = open_storage(place.url, settings)
         pruner = build_pruner(settings.pruner_of(stage))
-        study = load_study(place, goals, stage, storage, _sampler(settings), pruner)
+        study = load_study(place, goals, stage, storage, _sampler(settings), pruner, goals_record(settings, stage))
         if place.persistent:
             fail_dead_trials(study, storage)
             end_dead_runs(stage, study, closer)

@@ -4,19 +4,41 @@ are folds and a single objective (Optuna cannot prune a multi-objective trial)."
 
 from __future__ import annotations
 
+import logging
+
 from crmflow.config.components import ComponentSpec
 from crmflow.config.goals import AUTO, check_metric_names
 from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError, did_you_mean
 from crmflow.stages.contract import Stage
 
+logger = logging.getLogger(__name__)
 Stages = list[tuple[Stage, ComponentSpec]]
+MIN_WILCOXON_FOLDS = 4  # a one-sided signed-rank test on n folds cannot go below p = 2**-n
 
 
 def check_tuning(tuning: TuningSettings, stages: Stages) -> None:
-    """ConfigError naming the `tuning` key of the first objective or pruner the stages cannot honour."""
+    """ConfigError naming the `tuning` key of the first objective, rule, constraint or pruner the stages cannot
+    honour."""
     _check_objectives(tuning, stages)
+    _check_rules(tuning, stages)
     _check_pruners(tuning, stages)
+
+
+def _check_rules(tuning: TuningSettings, stages: Stages) -> None:
+    """A per-stage `tuning.select` needs a front to pick from; constraints need trials to judge."""
+    for stage, spec in stages:
+        name = stage.name
+        if isinstance(tuning.select, dict) and name in tuning.select and name not in tuning.goals:
+            raise ConfigError(
+                f"tuning.select.{name}: {name} has one objective, so its best trial is the winner; a rule picks a "
+                f"member of a Pareto front: give tuning.objectives.{name} two or more metrics, or drop the rule"
+            )
+        if name in tuning.bounds and not (tuning.wants(name) and spec.search_space):
+            raise ConfigError(
+                f"tuning.constraints.{name}: {name} is not tuned in this run (no objective, trials or search space), "
+                "so no trial is judged by them; tune it or drop them"
+            )
 
 
 def _check_objectives(tuning: TuningSettings, stages: Stages) -> None:
@@ -37,27 +59,48 @@ def _check_objectives(tuning: TuningSettings, stages: Stages) -> None:
 
 
 def _check_pruners(tuning: TuningSettings, stages: Stages) -> None:
-    """A pruner stops a trial between folds: a stage named in `tuning.pruner.<stage>` must evaluate in folds, and
-    a run-wide `tuning.pruner` must have a tuned stage that does."""
-    with_folds = [stage.name for stage, _ in stages if stage.reports_folds]
-    where = f"pruners work on the stages that evaluate in folds ({', '.join(with_folds) or 'none is active'})"
-    for stage, _ in stages:
-        if tuning.pruners.get(stage.name, "none") != "none" and not stage.reports_folds:
-            raise ConfigError(
-                f"tuning.pruner.{stage.name}: {stage.name} scores each candidate once, with no folds to stop "
-                f"between; {where}"
-            )
+    """Resolve which tuned stages a pruner stops, into `tuning.pruners` (the run-wide `tuning.pruner` then none).
+
+    A pruner stops a trial between folds, so a stage named in `tuning.pruner.<stage>` must evaluate in folds (at
+    least 4 for wilcoxon, whose one-sided test cannot reach p < 0.1 on fewer) and have one objective (Optuna
+    cannot prune a multi-objective trial); a run-wide pruner applies to the tuned stages where it can work, and
+    must have at least one."""
+    folds = {stage.name: stage.tuning_folds(spec) for stage, spec in stages}
     tuned = [stage.name for stage, spec in stages if tuning.wants(stage.name) and spec.search_space]
+    with_folds = ", ".join(f"{name} ({n} folds)" for name, n in folds.items() if n) or "none is active"
+    resolved = {}
     for name in tuned:
-        if name in tuning.goals and name in with_folds and tuning.pruner_of(name) != "none":
-            key = f"tuning.pruner.{name}" if name in tuning.pruners else "tuning.pruner"
-            metrics = ", ".join(goal.metric for goal in tuning.goals[name])
-            raise ConfigError(
-                f"{key}: {name} is tuned on {len(tuning.goals[name])} objectives ({metrics}) and Optuna cannot prune "
-                f"a multi-objective trial; set {key}=none or give tuning.objectives.{name} one objective"
-            )
-    if tuning.pruner != "none" and not any(name in with_folds for name in tuned):
+        explicit = name in tuning.pruners
+        pruner, key = tuning.pruner_of(name), f"tuning.pruner.{name}" if explicit else "tuning.pruner"
+        reason = _cannot_prune(pruner, name, folds[name], tuning)
+        if pruner == "none" or (reason and not explicit and "multi-objective" not in reason):
+            if pruner != "none":
+                logger.info("%s: tuning.pruner=%s leaves %s alone: %s", name, pruner, name, reason)
+            continue
+        if reason:
+            raise ConfigError(f"{key}: {reason}; pruners work on the stages that evaluate in folds: {with_folds}")
+        resolved[name] = pruner
+    if tuning.pruner != "none" and not resolved:
         raise ConfigError(
-            f"tuning.pruner: {tuning.pruner} has nothing to stop: no tuned stage evaluates in folds (tuned: "
-            f"{', '.join(tuned) or 'none'}); {where}; tune one of them, or set tuning.pruner=none"
+            f"tuning.pruner: {tuning.pruner} has nothing to stop: no tuned stage (tuned: {', '.join(tuned) or 'none'}) "
+            f"evaluates in folds it can prune between; stages with folds: {with_folds}; or set tuning.pruner=none"
         )
+    tuning.pruners, tuning.pruner = resolved, "none"
+
+
+def _cannot_prune(pruner: str, stage: str, folds: int, tuning: TuningSettings) -> str:
+    """Why `pruner` cannot stop `stage`'s trials ("" when it can)."""
+    if folds == 0:
+        return f"{stage} scores each candidate once, with no folds to stop between"
+    if stage in tuning.goals:
+        metrics = ", ".join(goal.metric for goal in tuning.goals[stage])
+        return (
+            f"{stage} is tuned on {len(tuning.goals[stage])} objectives ({metrics}) and Optuna cannot prune a "
+            f"multi-objective trial; set it to none or give tuning.objectives.{stage} one objective"
+        )
+    if pruner == "wilcoxon" and folds < MIN_WILCOXON_FOLDS:
+        return (
+            f"wilcoxon needs at least {MIN_WILCOXON_FOLDS} folds to reach p < 0.1, and {stage} scores {folds}; "
+            "use median, or more folds"
+        )
+    return ""

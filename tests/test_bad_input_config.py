@@ -129,7 +129,11 @@ CASES = [
     ),
     Case(
         "a pruner with a multi-objective study",
-        ["tuning.pruner=median", "tuning.objectives.predictor.metric=[roc_auc,f1]"],
+        [
+            "tuning.pruner=median",
+            "tuning.objectives.predictor.metric=[roc_auc,f1]",
+            "+tuning.objectives.predictor.direction=maximize",
+        ],
         "tuning.pruner: predictor is tuned on 2 objectives (roc_auc, f1) and Optuna cannot prune",
     ),
 ]

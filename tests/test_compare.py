@@ -14,6 +14,7 @@ from helpers import sweep_parents
 
 from crmflow.cli import main
 from crmflow.compare import CompareRequest, direction, main_metric
+from crmflow.hydra_callbacks import sweep_id
 
 SWEEP = (
     "--multirun",
@@ -173,3 +174,19 @@ def test_the_main_metric_is_the_objective_else_the_stage_default() -> None:
 
 def test_the_request_defaults_to_the_local_store_and_the_latest_sweep() -> None:
     assert CompareRequest.parse([]) == CompareRequest(None, None, None, 10, "table", "sqlite:///mlruns/mlflow.db")
+
+
+@pytest.mark.parametrize(
+    ("folder", "expected"),
+    [("multirun/2026-12-01/23-49-38", "2026-12-01/23-49-38"), ("/tmp/x/multirun/", "multirun"), ("sweeps/a", "a")],
+)
+def test_a_sweep_id_keeps_the_date_of_hydras_default_folder(folder: str, expected: str) -> None:
+    assert sweep_id(folder) == expected  # a time of day alone repeats from one day to the next
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_early_gets_no_traceback(sweep: tuple[str, list], tmp_path: Path) -> None:
+    uri, _ = sweep
+    command = f"{sys.executable} -m crmflow compare tracking_uri={uri} | true"  # gone before the table is printed
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

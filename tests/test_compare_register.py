@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -15,7 +16,9 @@ from mlflow.tracking import MlflowClient
 
 from crmflow.cli import main
 from crmflow.compare import direction
+from crmflow.errors import ConfigError
 from crmflow.model_loading import load_model
+from crmflow.registry import promote
 
 SWEEP = (
     "--multirun",
@@ -182,3 +185,10 @@ def test_with_csv_the_registration_line_goes_to_stderr(sweep: tuple[str, list], 
     table = pd.read_csv(io.StringIO(printed.out))
     assert len(table) == len(parents) and table["run_id"][0] == best(parents, "predictor.roc_auc")
     assert printed.err.strip().startswith("registered csv_churn version 1 (")
+
+
+def test_only_a_finished_winner_is_promoted() -> None:
+    failed = SimpleNamespace(info=SimpleNamespace(run_id="r1", status="FAILED"), data=SimpleNamespace(params={}))
+    frame = pd.DataFrame({"best": ["*"], "run_id": ["r1"], "predictor.roc_auc": [0.9]})
+    with pytest.raises(ConfigError, match=r"^compare.register: the best run r1 by predictor.roc_auc is FAILED, not"):
+        promote("sqlite:///unused.db", "churn", frame, [failed], "predictor.roc_auc", None)

@@ -4,6 +4,7 @@ winning, in one study or two goals."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -11,12 +12,15 @@ import pytest
 from helpers import compose_config
 from mlflow.tracking import MlflowClient
 
+from crmflow.config.components import parse_component
 from crmflow.config.goals import Objective
+from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.pareto import non_dominated
 from crmflow.plan import plan_run
 from crmflow.run import run
-from crmflow.storage import check_direction
+from crmflow.storage import check_direction, check_storage
+from crmflow.tuning import tune
 
 SMALL = ["data.n_customers=600", "rules=none", "predictor=none", "segmentation.settings.stability_resamples=2"]
 GRID = [  # every n_clusters from 2 to 7 once, so the planted optimum is certainly drawn
@@ -118,6 +122,18 @@ def test_no_trial_meeting_the_constraints_is_one_line_naming_them(tracking_overr
             [*TWO_GOALS, "tuning.select=stabilty"],
             "tuning.select: 'stabilty' is neither first, knee nor an objective of segmentation",
         ),
+        (
+            ["predictor=logistic_regression", "tuning.objectives.predictor.metric=[roc_auc,log_loss]"],
+            "tuning.objectives.predictor.direction: missing for the 2 metrics ['roc_auc', 'log_loss']",
+        ),
+        (
+            ["tuning.select={segmentation: knee}"],
+            "tuning.select.segmentation: segmentation has one objective, so its best trial is the winner",
+        ),
+        (
+            ["tuning=off", "+tuning.constraints.segmentation=['noise_share <= 0.3']"],
+            "tuning.constraints.segmentation: segmentation is not tuned in this run",
+        ),
     ],
 )
 def test_bad_goals_are_one_line_naming_the_key(overrides: list[str], expected: str) -> None:
@@ -171,3 +187,37 @@ def test_a_stored_study_with_other_directions_needs_another_name() -> None:
 def test_the_readme_commands_plan(overrides: list[str]) -> None:
     tuning = plan_run(compose_config([*SMALL[:1], *overrides])).tuning
     assert tuning.goals or tuning.bounds or tuning.pruners
+
+
+def test_a_stored_study_keeps_its_constraints_and_objective_metrics(tmp_path: Path) -> None:
+    node = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"type": "int", "low": 2, "high": 5}}}
+    spec = parse_component(node, "segmentation")
+
+    def settings(*constraints: str) -> TuningSettings:
+        tuning = {"n_trials": 2, "storage": f"journal:{tmp_path}/optuna.journal", "study_name": "crm"}
+        tuning["objectives"] = {"segmentation": {"metric": "score", "direction": "maximize"}}
+        tuning["constraints"] = {"segmentation": list(constraints)}
+        return TuningSettings.parse(tuning, ["segmentation"])
+
+    def evaluate(params: dict) -> dict[str, float]:
+        return {"score": -abs(params["n_clusters"] - 3), "size": float(params["n_clusters"])}
+
+    tune("segmentation", spec, evaluate, settings(), RecordingTrials())
+    expected = r"has constraints \[\], but tuning.constraints.segmentation asks for \[size >= 4\]"
+    with pytest.raises(ConfigError, match=expected):  # its unconstrained trials would count as feasible
+        tune("segmentation", spec, evaluate, settings("size >= 4"), RecordingTrials())
+    with pytest.raises(ConfigError, match=expected):  # ... and the check before any data says so too
+        check_storage(settings("size >= 4"))
+
+
+class RecordingTrials:
+    """A tracker stand-in: no store, each trial run a no-op."""
+
+    def child_run(self, name, params, tags):
+        return nullcontext()
+
+    def log_metrics(self, metrics, prefix: str = "", step: int = 0) -> None:
+        pass
+
+    def worker(self):
+        return self

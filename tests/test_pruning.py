@@ -82,8 +82,8 @@ def test_hopeless_trials_are_pruned_killed_with_their_fold_and_the_best_never(pr
     assert len(killed) == result.n_pruned and {run.info.status for run in kids} <= {"KILLED", "FINISHED"}
     for run in killed:
         fold = int(run.data.metrics[PRUNED_AT])
-        assert run.data.tags["crmflow.error"].startswith(f"pruned after fold {fold} (score ")
-        assert run.data.tags["crmflow.error_type"] == "FoldPruned"
+        assert run.data.tags["crmflow.killed_reason"].startswith(f"pruned after fold {fold} (score ")
+        assert "crmflow.error" not in run.data.tags  # stopped, not failed
         history = client.get_metric_history(run.info.run_id, "score_by_fold")
         assert [m.step for m in history] == list(range(fold + 1))  # the folds it ran, each logged at its step
         assert "score" not in run.data.metrics  # no mean of the folds it did not run
@@ -165,11 +165,19 @@ def test_backtest_reports_each_fold_with_the_rows_of_the_whole_table() -> None:
         (
             ["~tuning.pruner", "+tuning.pruner={segmentation: median}"],
             "tuning.pruner.segmentation: segmentation scores each candidate once, with no folds to stop between; "
-            "pruners work on the stages that evaluate in folds (predictor)",
+            "pruners work on the stages that evaluate in folds: predictor (5 folds)",
         ),
         (
             ["tuning.pruner=median", "predictor=none"],
-            "tuning.pruner: median has nothing to stop: no tuned stage evaluates in folds (tuned: segmentation)",
+            "tuning.pruner: median has nothing to stop: no tuned stage (tuned: segmentation) evaluates in folds",
+        ),
+        (
+            ["tuning.pruner={forecaster: wilcoxon}", "forecaster=ets"],
+            "tuning.pruner.forecaster: wilcoxon needs at least 4 folds to reach p < 0.1, and forecaster scores 2",
+        ),
+        (
+            ["tuning.pruner=wilcoxon", "predictor.settings.cv_folds=3"],
+            "tuning.pruner: wilcoxon has nothing to stop",
         ),
         (
             [
@@ -178,7 +186,7 @@ def test_backtest_reports_each_fold_with_the_rows_of_the_whole_table() -> None:
                 "+tuning.objectives.predictor.direction=[maximize,minimize]",
             ],
             "tuning.pruner: predictor is tuned on 2 objectives (roc_auc, log_loss) and Optuna cannot prune a "
-            "multi-objective trial; set tuning.pruner=none or give tuning.objectives.predictor one objective",
+            "multi-objective trial; set it to none or give tuning.objectives.predictor one objective",
         ),
     ],
 )
@@ -187,6 +195,15 @@ def test_a_pruner_where_it_cannot_work_is_one_line_naming_the_key(overrides: lis
     with pytest.raises(ConfigError) as error:
         plan_run(compose_config([*base, *overrides]))
     assert str(error.value).startswith(expected), str(error.value)
+
+
+def test_a_run_wide_pruner_applies_where_it_can_work_and_leaves_the_rest_alone() -> None:
+    overrides = ["rules=none", "forecaster=ets", "data.n_customers=300", "tuning.pruner=wilcoxon"]
+    tuning = plan_run(compose_config(overrides)).tuning
+    assert tuning.pruners == {"predictor": "wilcoxon"}  # not segmentation (no folds), not forecaster (2 folds)
+    assert [tuning.pruner_of(s) for s in ("segmentation", "predictor", "forecaster")] == ["none", "wilcoxon", "none"]
+    median = plan_run(compose_config([*overrides[:-1], "tuning.pruner=median"])).tuning
+    assert median.pruners == {"predictor": "median", "forecaster": "median"}
 
 
 def test_a_pruner_per_stage_applies_to_that_stage_only() -> None:
@@ -198,19 +215,24 @@ def test_a_pruner_per_stage_applies_to_that_stage_only() -> None:
 
 @pytest.mark.slow
 def test_a_pruned_run_counts_its_pruned_trials_for_compare(tracking_overrides: list[str]) -> None:
-    overrides = ["data.n_customers=400", "rules=none", "segmentation=none", "predictor=decision_tree"]
-    result = run_crmflow(
-        compose_config([*overrides, "tuning.n_trials=10", "tuning.pruner=wilcoxon", *tracking_overrides])
-    )
+    overrides = [
+        "data.n_customers=400",
+        "rules=none",
+        "predictor=decision_tree",
+        "tuning.stages.segmentation.n_trials=2",
+    ]
+    pruning = ["tuning.stages.predictor.n_trials=10", "tuning.pruner=wilcoxon"]  # segmentation tuned, not pruned
+    result = run_crmflow(compose_config([*overrides, *pruning, *tracking_overrides]))
     client = MlflowClient(result.tracking_uri)
     metrics = client.get_run(result.run_id).data.metrics
     kids = client.search_runs([result.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
     killed = sum(run.info.status == "KILLED" for run in kids)
     assert metrics["predictor.tuning.n_trials_pruned"] == killed >= 1
     assert metrics["predictor.tuning.n_trials_complete"] + killed == 10
+    assert (metrics["segmentation.tuning.n_trials_complete"], metrics["segmentation.tuning.n_trials_pruned"]) == (2, 0)
     assert client.get_run(result.run_id).data.tags["predictor.best_run_id"] in {
         run.info.run_id for run in kids if run.info.status == "FINISHED"
     }
     table = compare(CompareRequest.parse([f"tracking_uri={result.tracking_uri}", "experiment=test", "format=csv"]))
     row = pd.read_csv(io.StringIO(table)).iloc[0]
-    assert (row["complete"], row["pruned"]) == (10 - killed, killed)
+    assert (row["complete"], row["pruned"]) == (12 - killed, killed)  # summed over the tuned stages

@@ -238,8 +238,13 @@ def _objective(entry: Mapping[str, Any], key: str) -> Objective | tuple[Objectiv
     """One `{metric, direction}` mapping (direction: maximize unless given); `{metric: [a, b], direction: ...}`
     (one direction for all, or one each) is the list spelling that merges over a mapping in Hydra overrides."""
     _known_keys(entry, tuple(Objective.constraints), key)
-    metrics, directions = entry.get("metric"), entry.get("direction", "maximize")
+    metrics, directions = entry.get("metric"), entry.get("direction")
     if isinstance(metrics, Sequence) and not isinstance(metrics, str):
+        if directions is None:  # e.g. over {metric: auto}: roc_auc and log_loss do not share a direction
+            raise ConfigError(
+                f"{key}.direction: missing for the {len(metrics)} metrics {list(metrics)}; give one for all or a "
+                f"list, e.g. +{key}.direction=[{','.join(['maximize'] * len(metrics))}] (each maximize or minimize)"
+            )
         if isinstance(directions, str):
             directions = [directions] * len(metrics)
         if not isinstance(directions, Sequence) or len(directions) != len(metrics):

@@ -110,8 +110,9 @@ class RFMFeatures:
 
     def resolve_cutoff(self, transactions: pd.DataFrame) -> pd.Timestamp:
         """The configured cutoff, or the last timestamp minus the label horizon."""
-        if self.cutoff is not None:
-            return pd.Timestamp(self.cutoff)
+        if self.cutoff is not None:  # a date means midnight where the data lives (data.transactions.timezone)
+            cutoff, zone = pd.Timestamp(self.cutoff), transactions["timestamp"].dt.tz
+            return cutoff.tz_localize(zone) if zone is not None and cutoff.tz is None else cutoff
         return default_cutoff(transactions["timestamp"], self.horizon_days)
 
     def build(self, data: CRMData) -> CustomerTable:

@@ -105,7 +105,6 @@ def _metrics(table: pd.DataFrame) -> dict[str, float]:
 
 class ForecasterStage(Stage):
     name = "forecaster"
-    reports_folds = True  # its backtest origins
     settings_type = ForecasterSettings
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:
@@ -117,6 +116,9 @@ class ForecasterStage(Stage):
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return Objective("mase", "minimize")
+
+    def tuning_folds(self, spec: ComponentSpec) -> int:
+        return int(spec.settings.tuning_folds)  # the backtest origins before the held-out ones
 
     def check_config(self, spec: ComponentSpec) -> None:
         estimator = spec.build({})

@@ -53,7 +53,9 @@ def out_of_fold(
 
     `report` gets each fold's metrics (with `threshold` decided on that fold alone) as soon as it is done."""
     folds = list(cv.split(X, y))
-    predicted = Parallel(n_jobs=n_jobs, return_as="generator")(
+    # with a report, a fold is dispatched only when a worker is free, so a pruned trial leaves the rest unfitted
+    dispatch = "n_jobs" if report is not None else "2*n_jobs"
+    predicted = Parallel(n_jobs=n_jobs, return_as="generator", pre_dispatch=dispatch)(
         delayed(_fit_predict)(pipeline, task, X, y, train, test) for train, test in folds
     )
     predictions = np.empty(len(y), dtype="float64")

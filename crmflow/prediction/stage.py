@@ -75,11 +75,13 @@ class CrossValidated:
 
 class PredictorStage(Stage):
     name = "predictor"
-    reports_folds = True  # its CV folds
     settings_type = PredictorSettings
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
         return list(task_of(spec).metrics)
+
+    def tuning_folds(self, spec: ComponentSpec) -> int:
+        return int(spec.settings.cv_folds)
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return task_of(spec).objective

@@ -114,15 +114,14 @@ class Stage(ABC):
 
     `name` is the stage's config group. `provides` lists the `RunState` hand-offs its `finalize`
     fills; `example_option` is suggested when a later stage needs one of them and this stage is off.
-    `score` must not mutate `prepared`: trials share it. A stage that evaluates a candidate in folds sets
-    `reports_folds` and calls `score`'s `report` after each fold, so `tuning.pruner` can stop hopeless trials.
+    `score` must not mutate `prepared`: trials share it. A stage that evaluates a candidate in folds says how
+    many (`tuning_folds`) and calls `score`'s `report` after each one, so `tuning.pruner` can stop hopeless trials.
     """
 
     name: ClassVar[str]
     settings_type: ClassVar[type | None] = None
     provides: ClassVar[frozenset[str]] = frozenset()
     example_option: ClassVar[str | None] = None
-    reports_folds: ClassVar[bool] = False
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:
         """The hand-offs this configuration needs from earlier stages, each with the config key asking for it."""
@@ -135,6 +134,11 @@ class Stage(ABC):
     def default_objective(self, spec: ComponentSpec) -> Objective:
         """What `tuning.objectives.<stage>: {metric: auto}` means for this component."""
         return Objective(self.metric_names(spec)[0], "maximize")
+
+    def tuning_folds(self, spec: ComponentSpec) -> int:
+        """The folds a trial's score is built from, each reported as it is done; 0: one evaluation, so nothing
+        for a pruner to stop between."""
+        return 0
 
     def check_config(self, spec: ComponentSpec) -> None:  # noqa: B027 - an optional hook
         """Checks of the component and its settings that need no data; the plan runs them before loading."""
@@ -151,7 +155,7 @@ class Stage(ABC):
         self, estimator: Any, prepared: Any, spec: ComponentSpec, report: FoldReport | None = None
     ) -> dict[str, float]:
         """Fit and evaluate one candidate; the tuning objective is one of the returned metrics. `report` is given
-        only to a stage that `reports_folds`, when a pruner is on."""
+        only to a stage with `tuning_folds`, when a pruner is on."""
 
     @abstractmethod
     def finalize(

@@ -59,7 +59,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 @contextmanager
 def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterator[None]:
     """End the run FINISHED, FAILED (exception) or KILLED (KeyboardInterrupt, SIGTERM, an exception whose
-    `run_status` says so, e.g. a pruned trial), whatever happens, with
+    `run_status` says so, e.g. a pruned trial: its message in tag `crmflow.killed_reason`), whatever happens, with
     the reason of a failure in tags `crmflow.error` and `crmflow.error_type`;
     an attached run (another process owns it) is left as it is unless this process fails; a shared run
     (`attached=False`) always gets this process's outcome, so the last process to end sets its status."""
@@ -69,9 +69,12 @@ def _ended(client: MlflowClient, run_id: str, attached: bool = False) -> Iterato
             yield
         status = "FINISHED"
     except BaseException as error:
-        killed = isinstance(error, KeyboardInterrupt) or getattr(error, "run_status", None) == "KILLED"
-        status = "KILLED" if killed else "FAILED"
-        runs.tag_failure(client, run_id, error)
+        stopped = getattr(error, "run_status", None) == "KILLED"  # e.g. a pruned trial: stopped, not failed
+        status = "KILLED" if stopped or isinstance(error, KeyboardInterrupt) else "FAILED"
+        if stopped:
+            client.set_tag(run_id, runs.KILLED_REASON, str(error)[: runs.MAX_TAG_LENGTH])
+        else:
+            runs.tag_failure(client, run_id, error)
         raise
     finally:
         if not (attached and status == "FINISHED"):

@@ -88,3 +88,13 @@ def test_the_builder_checks_the_cutoff_before_any_feature() -> None:
     log = pd.DataFrame({"customer_id": ["a", "b", "a"], "timestamp": TIMES, "amount": [1.0, 2.0, 3.0]})
     with pytest.raises(DataError, match=r"^features.cutoff: 2030-01-01 is on or after the last transaction"):
         RFMFeatures(cutoff="2030-01-01").build(CRMData("toy", transactions=log))
+
+
+def test_a_configured_cutoff_is_midnight_in_the_zone_of_time_zone_aware_data() -> None:
+    times = pd.to_datetime(["2024-01-01 23:30", "2024-02-29 23:30", "2024-03-01 00:30", "2024-06-01 12:00"])
+    log = pd.DataFrame(
+        {"customer_id": ["a", "a", "b", "b"], "timestamp": times.tz_localize("Europe/Berlin"), "amount": 1.0}
+    )
+    table = RFMFeatures(cutoff="2024-03-01", horizon_days=60).build(CRMData("toy", transactions=log))
+    assert table.cutoff == pd.Timestamp("2024-03-01", tz="Europe/Berlin")
+    assert list(table.X.index) == ["a"]  # b's first purchase, 00:30 in Berlin, is after the cutoff

@@ -10,7 +10,7 @@ is one `ConfigError` of one shape:
 
 and a component parameter reads like scikit-learn's own messages, prefixed with its config key:
 
-    rules.min_len: The 'min_len' parameter of AssociationRules must be an int in the range [2, inf). Got 1 instead.
+    rules.min_len: The 'min_len' parameter of AssociationRules must be an int in the range [1, inf). Got 0 instead.
 
 Light on purpose: no scikit-learn, MLflow or Optuna import at module level.
 """

@@ -34,8 +34,8 @@ def _threshold_range(params: Mapping[str, Any]) -> Interval:
 
 
 def _max_len_range(params: Mapping[str, Any]) -> Interval:
-    """max_len may not be below min_len (nor below 2: a rule needs two items)."""
-    return Interval(int, max(2, params["min_len"]), None)
+    """max_len may not be below min_len (max_len 1 with min_len 1: only the rules {} => {item})."""
+    return Interval(int, params["min_len"], None)
 
 
 class AssociationRules(BaseEstimator):
@@ -43,9 +43,14 @@ class AssociationRules(BaseEstimator):
 
     Support is compared as an integer basket count (count >= ceil(min_support * n), or an int
     min_support >= 1 taken as the count itself) and rule metrics are computed from integer counts,
-    so ties at a threshold are kept as arules keeps them. `exclude_items` are removed from every
+    so ties at a threshold are kept as arules keeps them. ``min_len=1`` (arules' default ``minlen``)
+    adds the rules {} => {item} of the frequent single items whose support reaches the threshold
+    (confidence = support, lift 1); recommendations treat them as a popularity fallback that
+    fires for every basket. `exclude_items` are removed from every
     basket before mining (e.g. carrier bags, postage). `max_itemsets` stops the mining with a
     ConfigError, before memory runs out, when the frequent item pairs alone exceed it.
+    `max_basket_size` drops the baskets with more items (outliers such as a wholesale order) before
+    mining, so supports are shares of the kept baskets; ``n_baskets_dropped_`` counts them.
     """
 
     _parameter_constraints = {
@@ -54,11 +59,12 @@ class AssociationRules(BaseEstimator):
         "max_len": [_max_len_range, None],
         "metric": [Options(METRICS)],
         "min_threshold": [_threshold_range],
-        "min_len": [Interval(int, 2, None)],
+        "min_len": [Interval(int, 1, None)],
         "single_consequent": [Boolean()],
         "max_rules": [Interval(int, 1, None), None],
         "exclude_items": [ListOf(str, doc="a list of item names")],
         "max_itemsets": [Interval(int, 1, None)],
+        "max_basket_size": [Interval(int, 2, None), None],
     }
 
     def __init__(
@@ -73,6 +79,7 @@ class AssociationRules(BaseEstimator):
         max_rules: int | None = None,
         exclude_items: Sequence[str] = (),
         max_itemsets: int = 2_000_000,
+        max_basket_size: int | None = None,
     ) -> None:
         self.algorithm = algorithm
         self.min_support = min_support
@@ -84,6 +91,7 @@ class AssociationRules(BaseEstimator):
         self.max_rules = max_rules
         self.exclude_items = exclude_items
         self.max_itemsets = max_itemsets
+        self.max_basket_size = max_basket_size
 
     def fit(self, baskets: Baskets) -> AssociationRules:
         """Mine itemsets and rules from ``baskets``; learned state ends in ``_``."""
@@ -91,6 +99,7 @@ class AssociationRules(BaseEstimator):
         if self.exclude_items:
             excluded = frozenset(self.exclude_items)
             baskets = Baskets(items=[basket - excluded for basket in baskets.items])
+        baskets, self.n_baskets_dropped_ = _drop_large(baskets, self.max_basket_size)
         check_baskets(baskets)
         matrix, items = encode_baskets(baskets)
         n = matrix.shape[0]
@@ -138,6 +147,19 @@ class AssociationRules(BaseEstimator):
     def check_params(self) -> None:
         """Raise ConfigError naming the first invalid parameter, its rule and the value received."""
         validate_parameters(self, "rules")
+
+
+def _drop_large(baskets: Baskets, max_size: int | None) -> tuple[Baskets, int]:
+    """The baskets of at most ``max_size`` items (all without a limit), and how many were dropped."""
+    if max_size is None:
+        return baskets, 0
+    kept = [basket for basket in baskets.items if len(basket) <= max_size]
+    if baskets.items and not kept:
+        raise DataError(
+            f"rules.max_basket_size: all {len(baskets)} baskets have more than {max_size} items, so none is "
+            "left to mine; raise rules.max_basket_size or set it to null"
+        )
+    return Baskets(items=kept), len(baskets) - len(kept)
 
 
 def check_baskets(baskets: Baskets) -> None:

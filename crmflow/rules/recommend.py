@@ -62,11 +62,20 @@ def top_recommendations(idx: RuleIndex, matrix: sp.csr_matrix, k: int, n_items: 
 
 
 def matching_rules(matrix: sp.csr_matrix, idx: RuleIndex) -> tuple[np.ndarray, np.ndarray]:
-    """(row, rule) pairs where the rule's whole antecedent is in the row's basket."""
+    """(row, rule) pairs where the rule's whole antecedent is in the row's basket.
+
+    A rule with an empty antecedent ({} => {item}, rules.min_len 1) matches every row: a popularity
+    fallback ranked by its confidence (the item's support) beside the other rules.
+    """
     overlap = (matrix.astype(np.int32) @ idx.antecedents.T.astype(np.int32)).tocsr()
     rows = np.repeat(np.arange(overlap.shape[0]), np.diff(overlap.indptr))
     full = overlap.data == idx.sizes[overlap.indices]
-    return rows[full], overlap.indices[full]
+    rows, rules = rows[full], overlap.indices[full]
+    empty = np.flatnonzero(idx.sizes == 0)
+    if len(empty):
+        rows = np.concatenate([rows, np.repeat(np.arange(matrix.shape[0]), len(empty))])
+        rules = np.concatenate([rules, np.tile(empty, matrix.shape[0])])
+    return rows, rules
 
 
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -46,14 +46,23 @@ def mine_rules(
     """Rules passing min_len, single_consequent and the exact metric threshold, sorted.
 
     ``complete``: ``itemsets`` holds every frequent itemset (else maximal ones, whose splits are the candidates).
+    ``min_len`` 1 adds {} => {item} for the single items among ``itemsets``: support and confidence
+    are the item's support, lift 1, leverage 0, conviction 1 (inf at confidence 1), as in arules.
     """
-    if not (itemsets["itemsets"].map(len) >= max(2, min_len)).any():
+    sizes = itemsets["itemsets"].map(len)
+    if not (sizes >= max(2, min_len)).any() and not (min_len <= 1 and (sizes == 1).any()):
         return _empty_rules()
     n = matrix.shape[0]
-    if complete:
+    if not (sizes >= 2).any():
+        candidates = pd.DataFrame({"antecedents": [], "consequents": []}, dtype=object)
+    elif complete:
         candidates = _candidate_rules(itemsets, n, metric, min_threshold)
     else:  # maximal itemsets lack their subsets' supports: enumerate their splits only
         candidates = splits(itemsets["itemsets"], single_consequent, max_itemsets)[["antecedents", "consequents"]]
+    if min_len <= 1:  # arules' minlen 1: {} => {item} for every single item among the itemsets
+        singles = itemsets["itemsets"].loc[sizes == 1].to_numpy()
+        empty = pd.DataFrame({"antecedents": [frozenset()] * len(singles), "consequents": singles}, dtype=object)
+        candidates = pd.concat([empty, candidates], ignore_index=True)
     sizes = candidates["antecedents"].map(len) + candidates["consequents"].map(len)
     keep = sizes >= min_len
     if single_consequent:
@@ -99,7 +108,8 @@ class _Counter:
     """Basket counts of itemsets: from the mined itemsets, else counted in the basket matrix."""
 
     def __init__(self, known: dict[frozenset[str], int], matrix: sp.csr_matrix, items: list[str]) -> None:
-        self.known, self.matrix, self.columns = known, matrix, {item: i for i, item in enumerate(items)}
+        self.known = {frozenset(): matrix.shape[0], **known}  # the empty antecedent is in every basket
+        self.matrix, self.columns = matrix, {item: i for i, item in enumerate(items)}
 
     def __call__(self, sets: pd.Series) -> np.ndarray:
         counts = np.fromiter((self.known.get(s, -1) for s in sets), dtype=np.int64, count=len(sets))

@@ -49,6 +49,15 @@ def _baskets(state: RunState) -> Baskets:
     return state.baskets
 
 
+def _sizes(miner: Any) -> dict[str, float]:
+    """Rules and itemsets mined, and baskets left out above rules.max_basket_size (0 for a miner without it)."""
+    return {
+        "n_rules": float(len(miner.rules_)),
+        "n_itemsets": float(len(miner.itemsets_)),
+        "n_baskets_dropped": float(getattr(miner, "n_baskets_dropped_", 0)),
+    }
+
+
 class RulesStage(Stage):
     name = "rules"
     settings_type = RulesSettings
@@ -65,6 +74,7 @@ class RulesStage(Stage):
             f"baseline_hit_rate_at_{k}",
             "n_rules",
             "n_itemsets",
+            "n_baskets_dropped",
         ]
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
@@ -87,7 +97,7 @@ class RulesStage(Stage):
     def _mine_and_score(miner: Any, train: Baskets, test: Baskets, prepared: RulesInput) -> dict[str, float]:
         miner.fit(train)
         metrics = evaluate_recommendations(miner, test, k=prepared.k, seed=prepared.seed)
-        return {**metrics, "n_rules": float(len(miner.rules_)), "n_itemsets": float(len(miner.itemsets_))}
+        return {**metrics, **_sizes(miner)}
 
     def score(self, estimator: Any, prepared: RulesInput, spec: ComponentSpec) -> dict[str, float]:
         """A trial: mined on the earlier training baskets, scored on the later (validation) ones."""
@@ -99,7 +109,7 @@ class RulesStage(Stage):
         """Score the chosen miner on the holdout, then mine the logged rules table from all baskets."""
         metrics = self._mine_and_score(estimator, prepared.train, prepared.holdout, prepared)
         estimator = clone(estimator).fit(prepared.baskets)
-        metrics.update(n_rules=float(len(estimator.rules_)), n_itemsets=float(len(estimator.itemsets_)))
+        metrics.update(_sizes(estimator))  # the logged table's rules, itemsets and dropped baskets
         table = readable(estimator.rules_)
         rules_path = state.artifact_dir / "rules.csv"
         table.to_csv(rules_path, index=False)

@@ -114,6 +114,10 @@ class TestFpgrowth(RuleMinerContract):
     algorithm = "fpgrowth"
 
 
+class TestEclat(RuleMinerContract):
+    algorithm = "eclat"
+
+
 class TestHmine(RuleMinerContract):
     algorithm = "hmine"
 
@@ -132,7 +136,7 @@ class TestFpmax(RuleMinerContract):
         assert (merged["antecedent_count"] == merged["antecedent_count_all"]).all()
 
 
-@pytest.mark.parametrize("algorithm", ["apriori", "hmine"])
+@pytest.mark.parametrize("algorithm", ["apriori", "hmine", "eclat"])
 def test_algorithms_agree_with_fpgrowth(algorithm: str) -> None:
     rows = _random_baskets(300, seed=1)
     params = {"min_support": 0.02, "min_threshold": 0.2, "single_consequent": False}
@@ -216,14 +220,14 @@ def test_recommend_before_fit_raises() -> None:
     [
         ({"min_support": 0}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got 0 instead."),
         ({"min_support": True}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got True instead."),
-        ({"algorithm": "fpgrowh"}, "The 'algorithm' parameter of AssociationRules must be a str among {'apriori', 'fpgrowth', 'fpmax', 'hmine'}. Got 'fpgrowh' instead; did you mean 'fpgrowth'?"),
+        ({"algorithm": "fpgrowh"}, "The 'algorithm' parameter of AssociationRules must be a str among {'apriori', 'eclat', 'fpgrowth', 'fpmax', 'hmine'}. Got 'fpgrowh' instead; did you mean 'fpgrowth'?"),
         ({"metric": "confidance"}, "Got 'confidance' instead; did you mean 'confidence'?"),
         ({"min_threshold": 1.5}, "The 'min_threshold' parameter of AssociationRules must be a float in the range (0, 1] for metric='confidence'. Got 1.5 instead."),
         ({"min_threshold": 0.0}, "The 'min_threshold' parameter of AssociationRules must be a float in the range (0, 1] for metric='confidence'. Got 0.0 instead."),
         ({"metric": "support", "min_threshold": 0}, "range (0, 1] for metric='support'. Got 0 instead."),
         ({"min_support": 1.5}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got 1.5 instead."),
         ({"metric": "lift", "min_threshold": -1}, "range [0, inf) for metric='lift'. Got -1 instead."),
-        ({"min_len": 1}, "The 'min_len' parameter of AssociationRules must be an int in the range [2, inf). Got 1 instead."),
+        ({"min_len": 0}, "The 'min_len' parameter of AssociationRules must be an int in the range [1, inf). Got 0 instead."),
         ({"max_len": 2, "min_len": 3}, "The 'max_len' parameter of AssociationRules must be an int in the range [3, inf) or None. Got 2 instead."),
         ({"max_rules": 0}, "The 'max_rules' parameter of AssociationRules must be an int in the range [1, inf) or None. Got 0 instead."),
         ({"single_consequent": "yes"}, "The 'single_consequent' parameter of AssociationRules must be an instance of 'bool'. Got 'yes' instead."),
@@ -274,13 +278,17 @@ def _groceries() -> Baskets:
         return Baskets(items=[frozenset(row) for row in csv.reader(handle)])
 
 
+COMPLETE_MINERS = ["apriori", "fpgrowth", "hmine", "eclat"]  # every frequent itemset, so arules' counts
+
+
 @pytest.mark.slow
 @pytest.mark.real_data
-def test_groceries_matches_arules_5668_rules() -> None:
+@pytest.mark.parametrize("algorithm", COMPLETE_MINERS)
+def test_groceries_matches_arules_5668_rules(algorithm: str) -> None:
     groceries = _groceries()
     assert len(groceries) == 9835 and len(encode_baskets(groceries)[1]) == 169
     miner = AssociationRules(
-        algorithm="apriori", min_support=0.001, metric="confidence", min_threshold=0.5, max_len=10,
+        algorithm=algorithm, min_support=0.001, metric="confidence", min_threshold=0.5, max_len=10,
         single_consequent=True,
     ).fit(groceries)  # fmt: skip
     assert len(miner.rules_) == 5668
@@ -288,7 +296,7 @@ def test_groceries_matches_arules_5668_rules() -> None:
 
 @pytest.mark.slow
 @pytest.mark.real_data
-@pytest.mark.parametrize("algorithm", ["apriori", "fpgrowth", "hmine"])
+@pytest.mark.parametrize("algorithm", COMPLETE_MINERS)
 def test_groceries_matches_arules_463_rules(algorithm: str) -> None:
     miner = AssociationRules(algorithm=algorithm, min_support=0.006, min_threshold=0.25, min_len=2)
     assert len(miner.fit(_groceries()).rules_) == 463
@@ -329,7 +337,7 @@ def test_itemset_explosion_stops_before_mining(algorithm: str) -> None:
         AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
 
 
-@pytest.mark.parametrize("algorithm", ["fpgrowth", "fpmax"])
+@pytest.mark.parametrize("algorithm", ["fpgrowth", "fpmax", "eclat"])
 def test_tree_miners_stop_once_past_max_itemsets(algorithm: str) -> None:
     # 40 items all in one basket at count 1: 2**40 itemsets (4 maximal ones with the filler baskets)
     rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]

@@ -155,7 +155,8 @@ def freeze_mid_trial(process: subprocess.Popen, setup: Setup, min_complete: int)
 
 def test_kill_9_mid_study_then_rerun_leaves_nothing_running(tmp_path: Path) -> None:
     setup = Setup.local(tmp_path)
-    overrides = setup.overrides(12)
+    slow_trials = ["tuning.objectives.segmentation.metric=stability", "segmentation.settings.stability_resamples=20"]
+    overrides = [*setup.overrides(12), *slow_trials]  # trials of ~0.2 s, not 30 ms: the poll sees one running
     process = setup.start(0, *overrides)
     victim = freeze_mid_trial(process, setup, min_complete=4)
     before = {t.number: t.value for t in setup.study().trials if t.state is TrialState.COMPLETE}

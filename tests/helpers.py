@@ -65,6 +65,18 @@ def sweep_parents(folder: Path, args: tuple[str, ...], n_jobs: int) -> tuple[str
     return uri, parents
 
 
+def main_error_line(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """`crmflow ARGS` in this process must exit 2 with one stderr line; that line."""
+    from crmflow.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(list(args))
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, cwd: Path) -> None:
     """Exit code 2, one stderr line containing `expected`, and no MLflow store created."""
     assert result.returncode == 2, result.stderr

@@ -159,9 +159,8 @@ def encode_baskets(baskets: Baskets, items: Sequence[str] | None = None) -> tupl
     Columns are the sorted items seen, or exactly ``items`` in the given order (items of the
     baskets that are not in ``items`` are ignored).
     """
-    lengths = np.fromiter(map(len, baskets.items), dtype=np.intp, count=len(baskets))
+    lengths = np.fromiter(map(len, baskets.items), dtype=np.int64, count=len(baskets))
     flat = np.fromiter(itertools.chain.from_iterable(baskets.items), dtype=object, count=int(lengths.sum()))
-    rows = np.repeat(np.arange(len(baskets)), lengths)
     if items is None:
         cols, uniques = pd.factorize(flat, sort=True)
         names = [str(u) for u in uniques]
@@ -171,8 +170,13 @@ def encode_baskets(baskets: Baskets, items: Sequence[str] | None = None) -> tupl
         if not index.is_unique:
             raise ValueError("encode_baskets: 'items' must not contain duplicates")
         cols = index.get_indexer(flat) if len(flat) else np.empty(0, dtype=np.intp)
-        rows, cols = rows[cols >= 0], cols[cols >= 0]
-    data = np.ones(len(cols), dtype=bool)
-    matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(baskets), len(names)), dtype=bool)
+        known = cols >= 0
+        lengths = np.bincount(np.repeat(np.arange(len(baskets)), lengths)[known], minlength=len(baskets))
+        cols = cols[known]
+    del flat
+    indptr = np.zeros(len(baskets) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    # CSR straight from the rows: a basket is a set, so no entry repeats
+    matrix = sp.csr_matrix((np.ones(len(cols), dtype=bool), cols, indptr), shape=(len(baskets), len(names)))
     matrix.sort_indices()
     return matrix, names

@@ -1,13 +1,15 @@
-"""AssociationRules: frequent itemsets and rules from baskets with mlxtend, thresholds applied exactly."""
+"""AssociationRules: frequent itemsets and rules from baskets, thresholds applied exactly."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -16,9 +18,10 @@ from crmflow.config.constraints import Boolean, Interval, ListOf, Options
 from crmflow.config.validation import validate, validate_parameters
 from crmflow.errors import DataError
 from crmflow.rules.baskets import Baskets, encode_baskets
-from crmflow.rules.itemsets import ALGORITHMS, item_support, mine_itemsets
+from crmflow.rules.engines import ENGINES, MiningParams, itemset_table, mine
+from crmflow.rules.itemsets import ALGORITHMS, item_support
 from crmflow.rules.recommend import rule_index, top_recommendations
-from crmflow.rules.rule_table import METRICS, OPEN_BELOW, mine_rules
+from crmflow.rules.rule_table import METRICS, OPEN_BELOW
 
 __all__ = ["AssociationRules", "check_baskets"]
 
@@ -33,9 +36,16 @@ def _threshold_range(params: Mapping[str, Any]) -> Interval:
     return dataclasses.replace(interval, doc=f"{interval} for metric={metric!r}")
 
 
+def _engines(params: Mapping[str, Any]) -> Options:
+    """engine: mlxtend only for the miners mlxtend has."""
+    if ALGORITHMS[params["algorithm"]].mlxtend is None:
+        return Options(("crmflow",), hint=f" (mlxtend has no {params['algorithm']}; use engine: crmflow)")
+    return Options(ENGINES)
+
+
 def _max_len_range(params: Mapping[str, Any]) -> Interval:
     """max_len may not be below min_len (max_len 1 with min_len 1: only the rules {} => {item})."""
-    return Interval(int, params["min_len"], None)
+    return Interval(int, params["min_len"], None, doc=f"an int >= min_len ({params['min_len']})")
 
 
 class AssociationRules(BaseEstimator):
@@ -50,11 +60,15 @@ class AssociationRules(BaseEstimator):
     basket before mining (e.g. carrier bags, postage). `max_itemsets` stops the mining with a
     ConfigError, before memory runs out, when the frequent item pairs alone exceed it.
     `max_basket_size` drops the baskets with more items (outliers such as a wholesale order) before
-    mining, so supports are shares of the kept baskets; ``n_baskets_dropped_`` counts them.
+    mining, so supports are shares of the kept baskets; ``n_baskets_dropped_`` counts them;
+    ``oversize_baskets="truncate"`` keeps them with their ``max_basket_size`` most frequent items
+    instead (``n_baskets_truncated_``). ``engine`` (crmflow.rules.engines): "crmflow" mines every
+    complete miner over packed bitsets, "mlxtend" runs mlxtend's own algorithm, for comparison.
     """
 
     _parameter_constraints = {
         "algorithm": [Options(ALGORITHMS)],
+        "engine": [_engines],
         "min_support": [Interval(float, 0, 1, closed="right"), Interval(int, 1, None, doc="an int basket count >= 1")],
         "max_len": [_max_len_range, None],
         "metric": [Options(METRICS)],
@@ -65,13 +79,14 @@ class AssociationRules(BaseEstimator):
         "exclude_items": [ListOf(str, doc="a list of item names")],
         "max_itemsets": [Interval(int, 1, None)],
         "max_basket_size": [Interval(int, 2, None), None],
+        "oversize_baskets": [Options(("drop", "truncate"))],
     }
 
     def __init__(
         self,
         algorithm: str = "fpgrowth",
         min_support: float = 0.01,
-        max_len: int | None = None,
+        max_len: int | None = 10,
         metric: str = "confidence",
         min_threshold: float = 0.5,
         min_len: int = 2,
@@ -80,6 +95,8 @@ class AssociationRules(BaseEstimator):
         exclude_items: Sequence[str] = (),
         max_itemsets: int = 2_000_000,
         max_basket_size: int | None = None,
+        oversize_baskets: str = "drop",
+        engine: str = "crmflow",
     ) -> None:
         self.algorithm = algorithm
         self.min_support = min_support
@@ -92,6 +109,8 @@ class AssociationRules(BaseEstimator):
         self.exclude_items = exclude_items
         self.max_itemsets = max_itemsets
         self.max_basket_size = max_basket_size
+        self.oversize_baskets = oversize_baskets
+        self.engine = engine
 
     def fit(self, baskets: Baskets) -> AssociationRules:
         """Mine itemsets and rules from ``baskets``; learned state ends in ``_``."""
@@ -99,7 +118,11 @@ class AssociationRules(BaseEstimator):
         if self.exclude_items:
             excluded = frozenset(self.exclude_items)
             baskets = Baskets(items=[basket - excluded for basket in baskets.items])
-        baskets, self.n_baskets_dropped_ = _drop_large(baskets, self.max_basket_size)
+        self.n_baskets_dropped_ = self.n_baskets_truncated_ = 0
+        if self.max_basket_size is not None and self.oversize_baskets == "truncate":
+            baskets, self.n_baskets_truncated_ = _truncate_large(baskets, self.max_basket_size)
+        else:
+            baskets, self.n_baskets_dropped_ = _drop_large(baskets, self.max_basket_size)
         check_baskets(baskets)
         matrix, items = encode_baskets(baskets)
         n = matrix.shape[0]
@@ -107,23 +130,21 @@ class AssociationRules(BaseEstimator):
         self.n_baskets_ = n
         self.items_ = items
         self.item_support_ = item_support(items, item_counts, n)
-        self.itemsets_ = mine_itemsets(matrix, items, self.algorithm, self.min_support, self.max_len, self.max_itemsets)
-        rules = mine_rules(
-            self.itemsets_,
-            matrix,
-            items,
-            complete=ALGORITHMS[self.algorithm].complete,
-            metric=self.metric,
-            min_threshold=self.min_threshold,
-            min_len=self.min_len,
-            single_consequent=self.single_consequent,
-            max_itemsets=self.max_itemsets,
-        )
+        names = [f.name for f in dataclasses.fields(MiningParams)]
+        self._itemsets, rules = mine(matrix, items, MiningParams(**{name: getattr(self, name) for name in names}))
+        self.n_itemsets_ = len(self._itemsets)
         self.n_rules_found_ = len(rules)
         self.rules_ = rules if self.max_rules is None else rules.head(self.max_rules).reset_index(drop=True)
         self._index = rule_index(self.rules_, items, item_counts)
-        logger.debug("mined %d itemsets and %d rules from %d baskets", len(self.itemsets_), len(self.rules_), n)
+        logger.debug("mined %d itemsets and %d rules from %d baskets", self.n_itemsets_, len(self.rules_), n)
         return self
+
+    @property
+    def itemsets_(self) -> pd.DataFrame:
+        """The frequent itemsets (support, itemsets, support_count), made into a table on first use."""
+        check_is_fitted(self, "rules_")
+        self._itemsets = itemset_table(self._itemsets, self.items_)
+        return self._itemsets
 
     def recommend(self, basket: Iterable[str], k: int = 5) -> list[str]:
         """Top-k items not in ``basket`` from rules whose antecedent it contains.
@@ -160,6 +181,20 @@ def _drop_large(baskets: Baskets, max_size: int | None) -> tuple[Baskets, int]:
             "left to mine; raise rules.max_basket_size or set it to null"
         )
     return Baskets(items=kept), len(baskets) - len(kept)
+
+
+def _truncate_large(baskets: Baskets, max_size: int) -> tuple[Baskets, int]:
+    """Baskets of more than ``max_size`` items cut to their ``max_size`` most frequent items (ties by
+    name), and how many were cut."""
+    if all(len(basket) <= max_size for basket in baskets.items):
+        return baskets, 0
+    frequency = Counter(item for basket in baskets.items for item in basket)
+    kept = [
+        basket if len(basket) <= max_size else frozenset(sorted(basket, key=lambda i: (-frequency[i], i))[:max_size])
+        for basket in baskets.items
+    ]
+    cut = sum(len(basket) > max_size for basket in baskets.items)
+    return dataclasses.replace(baskets, items=kept), cut
 
 
 def check_baskets(baskets: Baskets) -> None:

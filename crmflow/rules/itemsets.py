@@ -1,4 +1,4 @@
-"""Frequent itemsets from the basket matrix: the mlxtend engine table, exact support counts, the itemset cap."""
+"""The rule miners, exact support counts, the itemset cap, and frequent itemsets from mlxtend (engine: mlxtend)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from crmflow.errors import ConfigError
-from crmflow.rules.eclat import eclat_itemsets
 from crmflow.rules.fptree import Found, capped, fpgrowth_itemsets, fpmax_itemsets
 
 __all__ = [
@@ -28,35 +27,39 @@ __all__ = [
     "mine_itemsets",
     "min_support_count",
     "splits",
+    "too_many_itemsets",
 ]
 
 
 @dataclass(frozen=True)
 class MinerSpec:
-    """How to call one mlxtend.frequent_patterns miner.
+    """One rule miner.
 
-    complete: it returns every frequent itemset (False for fpmax: maximal itemsets only, so
-        subset supports are counted from the baskets). options: extra keyword arguments.
-    tree: enumerates (count, item columns) from the basket matrix (crmflow.rules.fptree,
-        crmflow.rules.eclat), or None to call the mlxtend function of that name on a sparse frame.
+    complete: it finds every frequent itemset, so crmflow's level-wise engine can mine it
+        (crmflow.rules.levels; False for fpmax: maximal itemsets only, whose subsets' supports are
+        counted from the baskets). prune: that engine drops candidates with an infrequent subset
+        before counting them (Apriori's step). mlxtend: the mlxtend.frequent_patterns function of
+        engine: mlxtend, or None. options: its extra keyword arguments. tree: enumerates
+        (count, item columns) from the basket matrix (crmflow.rules.fptree) instead of calling it.
     """
 
     complete: bool = True
+    prune: bool = False
+    mlxtend: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     tree: Callable[[sp.csr_matrix, int, int | None], Iterator[Found]] | None = None
 
 
-# mlxtend.frequent_patterns function name -> how to call it. apriori's low_memory path is
-# about 5x faster on Groceries (1.1 s vs 5.9 s, support 0.001) and gives the same itemsets.
-# `tree` miners enumerate (count, columns) from the sparse matrix (no dense frame), stopping at
-# max_itemsets: mlxtend's FP-tree recursion on a tree filled from the rows, or Eclat over packed
-# bitsets (crmflow.rules.eclat); the others get the sparse frame after the frequent-pairs guard.
+# Under engine: mlxtend, apriori's low_memory path is about 5x faster on Groceries (1.1 s vs 5.9 s,
+# support 0.001) and gives the same itemsets. `tree` miners enumerate (count, columns) from the
+# sparse matrix (no dense frame), stopping at max_itemsets: mlxtend's FP-tree recursion on a tree
+# filled from the rows; the others get the sparse frame after the frequent-pairs guard.
 ALGORITHMS: dict[str, MinerSpec] = {
-    "apriori": MinerSpec(options={"low_memory": True}),
-    "eclat": MinerSpec(tree=eclat_itemsets),
-    "fpgrowth": MinerSpec(tree=fpgrowth_itemsets),
-    "hmine": MinerSpec(),
-    "fpmax": MinerSpec(complete=False, tree=fpmax_itemsets),
+    "apriori": MinerSpec(prune=True, mlxtend="apriori", options={"low_memory": True}),
+    "eclat": MinerSpec(),
+    "fpgrowth": MinerSpec(mlxtend="fpgrowth", tree=fpgrowth_itemsets),
+    "hmine": MinerSpec(mlxtend="hmine"),
+    "fpmax": MinerSpec(complete=False, mlxtend="fpmax", tree=fpmax_itemsets),
 }
 
 
@@ -98,14 +101,14 @@ def mine_itemsets(
     min_count = min_support_count(min_support, n)
     spec = ALGORITHMS[algorithm]
     if spec.tree is not None:
-        too_many = _too_many(min_support, min_count, max_len)
+        too_many = too_many_itemsets(min_support, min_count, max_len)
         found = capped(spec.tree(matrix, min_count, max_len), min_count, max_itemsets, too_many)
         counts = np.fromiter((count for count, _ in found), dtype=np.int64, count=len(found))
         itemsets = [frozenset([items[i] for i in columns]) for _, columns in found]
         return pd.DataFrame({"support": counts / n, "itemsets": itemsets, "support_count": counts})
     _guard_itemset_count(matrix, min_count, min_support, max_len, max_itemsets)
     frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=items)
-    miner = getattr(frequent_patterns(), algorithm)
+    miner = getattr(frequent_patterns(), spec.mlxtend)
     # Half a basket below the integer threshold: mlxtend's ceil(min_support * n) and its
     # float comparisons then agree on exactly min_count (0.07 * 100 = 7.000000000000001).
     found = miner(frame, min_support=(min_count - 0.5) / n, use_colnames=True, max_len=max_len, **spec.options)
@@ -113,7 +116,7 @@ def mine_itemsets(
     return pd.DataFrame({"support": counts / n, "itemsets": found["itemsets"].to_numpy(), "support_count": counts})
 
 
-def _too_many(min_support: float, min_count: int, max_len: int | None) -> Callable[[int], ConfigError]:
+def too_many_itemsets(min_support: float, min_count: int, max_len: int | None) -> Callable[[int], ConfigError]:
     """The error a tree miner raises once it has found more than max_itemsets itemsets."""
     return lambda limit: ConfigError(
         f"rules.min_support: {min_support} ({min_count} baskets) makes more than rules.max_itemsets={limit} "

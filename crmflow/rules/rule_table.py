@@ -10,8 +10,9 @@ import scipy.sparse as sp
 
 from crmflow.rules.baskets import Baskets, encode_baskets
 from crmflow.rules.itemsets import frequent_patterns, splits
+from crmflow.rules.rule_order import name_ranks, rule_order, set_ranks
 
-__all__ = ["METRICS", "OPEN_BELOW", "RULE_COLUMNS", "mine_rules", "rule_metrics"]
+__all__ = ["METRICS", "OPEN_BELOW", "RULE_COLUMNS", "count_metrics", "empty_rules", "mine_rules", "rule_metrics"]
 
 # rule metric -> valid range of min_threshold
 METRICS: dict[str, tuple[float, float]] = {
@@ -51,7 +52,7 @@ def mine_rules(
     """
     sizes = itemsets["itemsets"].map(len)
     if not (sizes >= max(2, min_len)).any() and not (min_len <= 1 and (sizes == 1).any()):
-        return _empty_rules()
+        return empty_rules()
     n = matrix.shape[0]
     if not (sizes >= 2).any():
         candidates = pd.DataFrame({"antecedents": [], "consequents": []}, dtype=object)
@@ -69,7 +70,7 @@ def mine_rules(
         keep &= candidates["consequents"].map(len) == 1
     candidates = candidates.loc[keep].reset_index(drop=True)
     if candidates.empty:
-        return _empty_rules()
+        return empty_rules()
     rules = _with_metrics(candidates, _count_lookup(itemsets, matrix, items), n)
     rules = rules.loc[rules[metric] >= min_threshold]
     return _sort_rules(rules)
@@ -93,7 +94,7 @@ def rule_metrics(rules: pd.DataFrame, baskets: Baskets) -> pd.DataFrame:
     segment's rules on all baskets). A rule whose antecedent never occurs gets NaN ratios.
     """
     if rules.empty:
-        return _empty_rules()
+        return empty_rules()
     matrix, items = encode_baskets(baskets)
     with np.errstate(divide="ignore", invalid="ignore"):
         return _with_metrics(rules[["antecedents", "consequents"]], _Counter({}, matrix, items), matrix.shape[0])
@@ -130,39 +131,46 @@ class _Counter:
         return np.array([self.known[s] for s in sets], dtype=np.int64)
 
 
-def _with_metrics(rules: pd.DataFrame, count: _Counter, n: int) -> pd.DataFrame:
-    """Rule metrics from integer counts, each a single rounding, as arules computes them."""
-    a = count(rules["antecedents"]).astype(np.float64)
-    c = count(rules["consequents"]).astype(np.float64)
-    ac = count(rules["antecedents"].combine(rules["consequents"], frozenset.union)).astype(np.float64)
+def count_metrics(a: np.ndarray, c: np.ndarray, ac: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """Rule metrics from the basket counts of antecedent, consequent and both, each a single
+    rounding, as arules computes them."""
+    a, c, ac = (np.asarray(x, dtype=np.float64) for x in (a, c, ac))
     with np.errstate(divide="ignore", invalid="ignore"):
         conviction = np.where(ac < a, (n - c) * a / (n * (a - ac)), np.inf)
         # Zhang's metric in counts: (n·ac − a·c) / max(ac·(n − a), a·(c − ac))
         zhang = (ac * n - a * c) / np.maximum(ac * (n - a), a * (c - ac))
-    out = rules.assign(
-        support=ac / n,
-        confidence=ac / a,
-        lift=(ac * n) / (a * c),
-        leverage=(ac * n - a * c) / (float(n) * n),
-        conviction=conviction,
-        zhangs_metric=np.nan_to_num(zhang, nan=0.0),
-        antecedent_count=a.astype(np.int64),
-        support_count=ac.astype(np.int64),
-    )
-    return out[RULE_COLUMNS]
+        return {
+            "support": ac / n,
+            "confidence": ac / a,
+            "lift": (ac * n) / (a * c),
+            "leverage": (ac * n - a * c) / (float(n) * n),
+            "conviction": conviction,
+            "zhangs_metric": np.nan_to_num(zhang, nan=0.0),
+            "antecedent_count": a.astype(np.int64),
+            "support_count": ac.astype(np.int64),
+        }
+
+
+def _with_metrics(rules: pd.DataFrame, count: _Counter, n: int) -> pd.DataFrame:
+    """The rules with their metrics from integer basket counts."""
+    a = count(rules["antecedents"])
+    c = count(rules["consequents"])
+    ac = count(rules["antecedents"].combine(rules["consequents"], frozenset.union))
+    return rules.assign(**count_metrics(a, c, ac, n))[RULE_COLUMNS]
 
 
 def _sort_rules(rules: pd.DataFrame) -> pd.DataFrame:
-    """Lift desc, confidence desc, then support desc and item names, so every miner agrees."""
-    names = {col: rules[col].map(lambda s: "\x1f".join(sorted(s))) for col in ("antecedents", "consequents")}
-    keyed = rules.assign(_a=names["antecedents"], _c=names["consequents"])
-    keyed = keyed.sort_values(
-        ["lift", "confidence", "support", "_a", "_c"], ascending=[False, False, False, True, True], kind="stable"
-    )
-    return keyed.drop(columns=["_a", "_c"]).reset_index(drop=True)
+    """The rules in crmflow.rules.rule_order's order."""
+    names = pd.concat([rules["antecedents"], rules["consequents"]]).map(sorted).explode().dropna().unique()
+    rank = dict(zip(names, name_ranks(np.asarray(names, dtype=object)).tolist()))
+    order = rule_order(
+        rules["lift"].to_numpy(), rules["confidence"].to_numpy(), rules["support"].to_numpy(),
+        set_ranks(rules["antecedents"], rank), set_ranks(rules["consequents"], rank),
+    )  # fmt: skip
+    return rules.iloc[order].reset_index(drop=True)
 
 
-def _empty_rules() -> pd.DataFrame:
+def empty_rules() -> pd.DataFrame:
     """The rules table with no rows and the usual columns and dtypes."""
     dtypes = {"antecedents": object, "consequents": object, "antecedent_count": np.int64, "support_count": np.int64}
     return pd.DataFrame({col: pd.Series(dtype=dtypes.get(col, np.float64)) for col in RULE_COLUMNS})

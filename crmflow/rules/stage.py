@@ -50,11 +50,13 @@ def _baskets(state: RunState) -> Baskets:
 
 
 def _sizes(miner: Any) -> dict[str, float]:
-    """Rules and itemsets mined, and baskets left out above rules.max_basket_size (0 for a miner without it)."""
+    """Rules and itemsets mined, and baskets dropped or truncated above rules.max_basket_size (0 for a
+    miner without it)."""
     return {
         "n_rules": float(len(miner.rules_)),
-        "n_itemsets": float(len(miner.itemsets_)),
+        "n_itemsets": float(getattr(miner, "n_itemsets_", None) or len(miner.itemsets_)),
         "n_baskets_dropped": float(getattr(miner, "n_baskets_dropped_", 0)),
+        "n_baskets_truncated": float(getattr(miner, "n_baskets_truncated_", 0)),
     }
 
 
@@ -75,6 +77,7 @@ class RulesStage(Stage):
             "n_rules",
             "n_itemsets",
             "n_baskets_dropped",
+            "n_baskets_truncated",
         ]
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:

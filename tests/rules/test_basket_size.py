@@ -1,4 +1,5 @@
-"""rules.max_basket_size drops outlier baskets before mining (counted in rules.n_baskets_dropped); bad input."""
+"""rules.max_basket_size drops outlier baskets before mining (rules.n_baskets_dropped) or truncates them
+(rules.n_baskets_truncated); bad input."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def test_baskets_above_the_size_are_dropped_before_mining(algorithm: str) -> Non
     assert AssociationRules(min_support=1, max_basket_size=5).fit(baskets()).n_baskets_dropped_ == 0
 
 
+@pytest.mark.parametrize("engine", ["crmflow", "mlxtend"])
+def test_truncate_keeps_the_most_frequent_items_of_an_oversize_basket(engine: str) -> None:
+    # item counts over all 5 baskets: a 5, b 4, c 2, d 1, e 1; the big basket keeps a, b, c (ties by name)
+    miner = AssociationRules(
+        algorithm="fpgrowth", engine=engine, min_support=1, min_threshold=0.1, max_basket_size=3,
+        oversize_baskets="truncate",
+    ).fit(baskets())  # fmt: skip
+    assert (miner.n_baskets_, miner.n_baskets_dropped_, miner.n_baskets_truncated_) == (5, 0, 1)
+    counts = dict(zip(miner.itemsets_["itemsets"], miner.itemsets_["support_count"]))
+    assert counts[frozenset("abc")] == 1 and counts[frozenset("ab")] == 4 and counts[frozenset("ac")] == 2
+    assert "d" not in miner.items_ and "e" not in miner.items_
+    assert AssociationRules(max_basket_size=5, oversize_baskets="truncate").fit(baskets()).n_baskets_truncated_ == 0
+
+
 def test_a_size_below_two_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"'max_basket_size' parameter of AssociationRules must be an int in the range \[2, inf\) or None\. Got 1"):  # fmt: skip
         AssociationRules(max_basket_size=1).fit(baskets())
@@ -63,7 +78,13 @@ def test_the_stage_logs_the_dropped_baskets(tmp_path: Path) -> None:
     prepared = stage.prepare(spec, state)
     result = stage.finalize(spec.build(), prepared, spec, state, None)
     expected = sum(len(basket) > 3 for basket in prepared.baskets.items)
-    assert result.metrics["n_baskets_dropped"] == expected > 0
+    assert result.metrics["n_baskets_dropped"] == expected > 0 and result.metrics["n_baskets_truncated"] == 0
+    spec = parse_component(
+        compose_config(["rules=eclat", "rules.max_basket_size=3", "rules.oversize_baskets=truncate"]).rules,
+        "rules", RulesSettings,
+    )  # fmt: skip
+    result = stage.finalize(spec.build(), prepared, spec, state, None)
+    assert result.metrics["n_baskets_truncated"] == expected and result.metrics["n_baskets_dropped"] == 0
 
 
 @pytest.mark.parametrize("option", ["eclat", "fpgrowth"])

@@ -81,7 +81,7 @@ def test_rules_csv_writes_the_empty_antecedent_as_an_empty_field(tmp_path: Path)
 
 def test_min_len_above_max_len_names_the_key() -> None:
     with pytest.raises(
-        ConfigError, match=r"The 'max_len' parameter of AssociationRules must be an int in the range \[3"
+        ConfigError, match=r"The 'max_len' parameter of AssociationRules must be an int >= min_len \(3\) or None"
     ):
         AssociationRules(min_len=3, max_len=2).fit(toy())
     with pytest.raises(ConfigError, match=r"'min_len' parameter of AssociationRules must be an int in the range \[1"):

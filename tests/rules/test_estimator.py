@@ -228,7 +228,7 @@ def test_recommend_before_fit_raises() -> None:
         ({"min_support": 1.5}, "The 'min_support' parameter of AssociationRules must be a float in the range (0, 1] or an int basket count >= 1. Got 1.5 instead."),
         ({"metric": "lift", "min_threshold": -1}, "range [0, inf) for metric='lift'. Got -1 instead."),
         ({"min_len": 0}, "The 'min_len' parameter of AssociationRules must be an int in the range [1, inf). Got 0 instead."),
-        ({"max_len": 2, "min_len": 3}, "The 'max_len' parameter of AssociationRules must be an int in the range [3, inf) or None. Got 2 instead."),
+        ({"max_len": 2, "min_len": 3}, "The 'max_len' parameter of AssociationRules must be an int >= min_len (3) or None. Got 2 instead."),
         ({"max_rules": 0}, "The 'max_rules' parameter of AssociationRules must be an int in the range [1, inf) or None. Got 0 instead."),
         ({"single_consequent": "yes"}, "The 'single_consequent' parameter of AssociationRules must be an instance of 'bool'. Got 'yes' instead."),
     ],
@@ -334,14 +334,16 @@ def test_itemset_explosion_stops_before_mining(algorithm: str) -> None:
         match=r"rules.min_support: 1 makes 6 frequent items and \d+ frequent pairs, "
         r"above rules.max_itemsets=10 .*raise rules.min_support or set a small rules.max_len",
     ):
-        AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
+        AssociationRules(algorithm=algorithm, engine="mlxtend", min_support=1, max_itemsets=10).fit(Baskets(items=TOY))
 
 
-@pytest.mark.parametrize("algorithm", ["fpgrowth", "fpmax", "eclat"])
-def test_tree_miners_stop_once_past_max_itemsets(algorithm: str) -> None:
+@pytest.mark.parametrize(("algorithm", "engine"), [("fpgrowth", "mlxtend"), ("fpmax", "crmflow")] + [
+    (name, "crmflow") for name in ("apriori", "eclat", "fpgrowth", "hmine")
+])  # fmt: skip
+def test_miners_stop_once_past_max_itemsets(algorithm: str, engine: str) -> None:
     # 40 items all in one basket at count 1: 2**40 itemsets (4 maximal ones with the filler baskets)
     rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]
-    miner = AssociationRules(algorithm=algorithm, min_support=1, max_itemsets=3)
+    miner = AssociationRules(algorithm=algorithm, engine=engine, min_support=1, max_len=None, max_itemsets=3)
     with pytest.raises(
         ConfigError,
         match=r"rules.min_support: 1 \(1 baskets\) makes more than rules.max_itemsets=3 "
@@ -352,7 +354,7 @@ def test_tree_miners_stop_once_past_max_itemsets(algorithm: str) -> None:
 
 def test_fpmax_caps_the_maximal_itemsets_it_keeps() -> None:
     rows = [frozenset(f"item {i:02d}" for i in range(40))] + [frozenset({f"x{i}", f"y{i}"}) for i in range(3)]
-    miner = AssociationRules(algorithm="fpmax", min_support=1, max_itemsets=4).fit(Baskets(items=rows))
+    miner = AssociationRules(algorithm="fpmax", min_support=1, max_len=None, max_itemsets=4).fit(Baskets(items=rows))
     assert sorted(miner.itemsets_["itemsets"].map(len)) == [2, 2, 2, 40]
     assert len(miner.rules_) == 40 + 3 * 2
     with pytest.raises(ConfigError, match=r"the 4 maximal itemsets \(up to 40 items\) split into \d+ candidate rules"):

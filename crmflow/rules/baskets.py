@@ -6,7 +6,7 @@ import itertools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,8 @@ class Baskets:
     items: list[frozenset[str]]
     timestamps: pd.Series | None = None
     customer_ids: pd.Series | None = None
+    # encode_baskets(self): every tuning trial mines the same Baskets, so they are encoded once
+    _encoded: tuple[sp.csr_matrix, list[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("timestamps", "customer_ids"):
@@ -157,26 +159,31 @@ def encode_baskets(baskets: Baskets, items: Sequence[str] | None = None) -> tupl
     """A baskets x items boolean CSR matrix and its column names.
 
     Columns are the sorted items seen, or exactly ``items`` in the given order (items of the
-    baskets that are not in ``items`` are ignored).
+    baskets that are not in ``items`` are ignored). The sorted encoding is kept on ``baskets`` (treat
+    both as read-only).
     """
+    if items is None and baskets._encoded is not None:
+        return baskets._encoded
     lengths = np.fromiter(map(len, baskets.items), dtype=np.int64, count=len(baskets))
-    flat = np.fromiter(itertools.chain.from_iterable(baskets.items), dtype=object, count=int(lengths.sum()))
+    every_item = itertools.chain.from_iterable(baskets.items)
     if items is None:
+        flat = np.fromiter(every_item, dtype=object, count=int(lengths.sum()))
         cols, uniques = pd.factorize(flat, sort=True)
         names = [str(u) for u in uniques]
     else:
         names = list(items)
-        index = pd.Index(names, dtype=object)
-        if not index.is_unique:
+        column_of = {name: i for i, name in enumerate(names)}
+        if len(column_of) != len(names):
             raise ValueError("encode_baskets: 'items' must not contain duplicates")
-        cols = index.get_indexer(flat) if len(flat) else np.empty(0, dtype=np.intp)
+        cols = np.fromiter((column_of.get(item, -1) for item in every_item), dtype=np.int64, count=int(lengths.sum()))
         known = cols >= 0
         lengths = np.bincount(np.repeat(np.arange(len(baskets)), lengths)[known], minlength=len(baskets))
         cols = cols[known]
-    del flat
     indptr = np.zeros(len(baskets) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     # CSR straight from the rows: a basket is a set, so no entry repeats
     matrix = sp.csr_matrix((np.ones(len(cols), dtype=bool), cols, indptr), shape=(len(baskets), len(names)))
     matrix.sort_indices()
+    if items is None:
+        baskets._encoded = (matrix, names)
     return matrix, names

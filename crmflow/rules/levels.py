@@ -86,11 +86,12 @@ class LevelItemsets:
         return pd.DataFrame({"support": counts / self.n_baskets, "itemsets": itemsets, "support_count": counts})
 
 
-def item_bitsets(matrix: sp.csr_matrix, columns: np.ndarray) -> np.ndarray:
+def item_bitsets(matrix: sp.csr_matrix, columns: np.ndarray | None = None) -> np.ndarray:
     """A (len(columns), ceil(n / 64)) uint64 array: bit b of word w of row i is set when basket
-    64 * w + b holds item ``columns[i]``."""
+    64 * w + b holds item ``columns[i]`` (every column of ``matrix`` in turn without ``columns``)."""
     words = max(1, -(-matrix.shape[0] // WORD))
-    by_item = matrix[:, columns].tocsc()
+    by_item = (matrix if columns is None else matrix[:, columns]).tocsc()
+    columns = np.arange(matrix.shape[1]) if columns is None else columns
     by_item.sort_indices()
     rows = np.repeat(np.arange(len(columns), dtype=np.int64), np.diff(by_item.indptr))
     baskets = by_item.indices.astype(np.int64)
@@ -126,12 +127,13 @@ def mine_levels(
     codes = np.arange(len(columns), dtype=np.int64)
     found.levels.append(Level(codes[:, None], item_counts[columns], codes))
     _check(found, limit, too_many)
+    by_code = matrix[:, columns]  # column j: the item of code j
     if max_len >= 2:
-        found.levels.append(_pairs(matrix, columns, min_count))
+        found.levels.append(_pairs(by_code, min_count))
         _check(found, limit, too_many)
     if max_len >= 3 and len(found.levels[1].counts) > 1:
-        matrix, words = _fullest_first(matrix, columns)
-        singles = item_bitsets(matrix, columns)[:, : words(3)]
+        by_code, words = _fullest_first(by_code)
+        singles = item_bitsets(by_code)[:, : words(3)]
         pairs = found.levels[1]
         pairs.bits = _joined(singles, pairs.codes[:, 0], pairs.codes[:, 1])
         del singles
@@ -147,16 +149,13 @@ def mine_levels(
     return found
 
 
-def _fullest_first(matrix: sp.csr_matrix, columns: np.ndarray) -> tuple[sp.csr_matrix, Callable[[int], int]]:
-    """The baskets ordered by how many frequent items they hold (most first), and the bitset words
-    that hold every basket with at least k of them: a k-itemset's bits all lie in those words."""
-    frequent = np.zeros(matrix.shape[1], dtype=bool)
-    frequent[columns] = True
-    held = np.add.reduceat(np.r_[frequent[matrix.indices], False].astype(np.int64), matrix.indptr[:-1])
-    held[np.diff(matrix.indptr) == 0] = 0  # reduceat repeats the next value at an empty row
+def _fullest_first(by_code: sp.csr_matrix) -> tuple[sp.csr_matrix, Callable[[int], int]]:
+    """The baskets (over the frequent items only) ordered by size, largest first, and the bitset
+    words that hold every basket of at least k items: a k-itemset's bits all lie in those words."""
+    held = np.diff(by_code.indptr)
     order = np.argsort(-held, kind="stable")
     at_least = np.bincount(held, minlength=2)[::-1].cumsum()[::-1]  # baskets with >= k frequent items
-    return matrix[order], lambda k: max(1, -(-int(at_least[k] if k < len(at_least) else 0) // WORD))
+    return by_code[order], lambda k: max(1, -(-int(at_least[k] if k < len(at_least) else 0) // WORD))
 
 
 def _check(found: LevelItemsets, limit: int, too_many: Callable[[int], ConfigError]) -> None:
@@ -164,15 +163,15 @@ def _check(found: LevelItemsets, limit: int, too_many: Callable[[int], ConfigErr
         raise too_many(limit)
 
 
-def _pairs(matrix: sp.csr_matrix, columns: np.ndarray, min_count: int) -> Level:
+def _pairs(by_code: sp.csr_matrix, min_count: int) -> Level:
     """The frequent 2-itemsets from the sparse co-occurrence counts of the frequent items."""
-    sub = matrix[:, columns].astype(np.int32)
+    sub = by_code.astype(np.int32)
     together = sp.triu(sub.T @ sub, k=1).tocoo()
     keep = together.data >= min_count
     first, second, counts = together.row[keep], together.col[keep], together.data[keep].astype(np.int64)
     order = np.lexsort((second, first))
     first, second = first[order].astype(np.int64), second[order].astype(np.int64)
-    return Level(np.column_stack([first, second]), counts[order], first * len(columns) + second)
+    return Level(np.column_stack([first, second]), counts[order], first * by_code.shape[1] + second)
 
 
 def _joined(bits: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:

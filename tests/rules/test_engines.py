@@ -11,7 +11,7 @@ import pytest
 from helpers import assert_one_line_error, data_file, run_cli
 
 from crmflow.errors import ConfigError
-from crmflow.rules import AssociationRules, Baskets
+from crmflow.rules import AssociationRules, Baskets, encode_baskets
 from crmflow.rules.report import readable
 
 COMPLETE = ["apriori", "eclat", "fpgrowth", "hmine"]
@@ -71,3 +71,12 @@ def test_min_len_above_max_len_names_both_keys(tmp_path: Path) -> None:
         "data.n_customers=300", "predictor=none", "tuning=off", "rules=eclat", "rules.engine=mlxtend", cwd=tmp_path
     )
     assert_one_line_error(result, "rules.engine: The 'engine' parameter of AssociationRules", tmp_path)
+
+
+def test_baskets_are_encoded_once_for_every_trial() -> None:
+    baskets = Baskets(items=[frozenset("ab"), frozenset("abc"), frozenset("bc")])
+    first = encode_baskets(baskets)
+    assert encode_baskets(baskets)[0] is first[0]  # the trials of a study mine the same Baskets
+    assert first[1] == ["a", "b", "c"] and first[0].toarray().sum() == 7
+    again, _ = encode_baskets(Baskets(items=list(baskets.items)))
+    assert again is not first[0] and (again != first[0]).nnz == 0

@@ -8,7 +8,7 @@ import pytest
 from helpers import TOY_BASKETS
 
 from crmflow.errors import ConfigError
-from crmflow.rules import AssociationRules, Baskets, encode_baskets
+from crmflow.rules import AssociationRules, Baskets, encode_baskets, levels
 from crmflow.rules.fptree import capped, fpgrowth_itemsets
 from crmflow.rules.levels import item_bitsets, mine_levels
 
@@ -38,10 +38,16 @@ def _fpgrowth(matrix, min_count: int, max_len: int | None) -> dict[frozenset[int
     return {frozenset(columns): count for count, columns in found}
 
 
+@pytest.mark.parametrize("dense_pairs", [True, False])
 @pytest.mark.parametrize("prune", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("min_count", "max_len"), [(1, 3), (2, None), (4, 4), (10, 2), (12, None)])
-def test_same_itemsets_and_counts_as_fpgrowth(seed: int, min_count: int, max_len: int | None, prune: bool) -> None:
+def test_same_itemsets_and_counts_as_fpgrowth(
+    seed: int, min_count: int, max_len: int | None, prune: bool, dense_pairs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not dense_pairs:  # many frequent items: pairs from the sparse co-occurrence product
+        monkeypatch.setattr(levels, "DENSE_PAIRS_LIMIT", 0)
+    monkeypatch.setattr(levels, "CHUNK_ENTRIES", 7)  # many chunks of basket pairs and of bits
     matrix, _ = _random_matrix(130 + 70 * seed, seed)  # 130, 200, 270 baskets: not a multiple of 64
     expected = _fpgrowth(matrix, min_count, max_len)
     assert _levels(matrix, min_count, max_len, prune) == expected and len(expected) > 8
@@ -79,9 +85,12 @@ def test_lookup_finds_every_frequent_itemset_and_no_other() -> None:
 def test_bitsets_pack_baskets_little_end_first() -> None:
     rows = [frozenset({"a"})] * 64 + [frozenset({"a", "b"}), frozenset({"b"})]
     matrix, _ = encode_baskets(Baskets(items=rows))
-    bits = item_bitsets(matrix, np.array([1, 0]))  # b, a
+    bits = item_bitsets(matrix[:, [1, 0]])  # b, a
     assert bits.shape == (2, 2) and bits.dtype == np.uint64
     assert bits[0].tolist() == [0, 0b11] and bits[1].tolist() == [2**64 - 1, 0b01]
+    last_first = np.arange(len(rows))[::-1]  # basket i at position 65 - i
+    flipped = item_bitsets(matrix[:, [1, 0]], last_first)
+    assert flipped[0].tolist() == [0b11, 0] and flipped[1].tolist() == [2**64 - 2, 0b11]
 
 
 def test_the_itemset_limit_stops_mining() -> None:

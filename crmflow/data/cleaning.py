@@ -140,13 +140,17 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def id_strings(values: pd.Series) -> pd.Series:
-    """Ids as text so tables join: integral floats lose their ".0" (17850.0 -> "17850"), ints become
-    "1234"; blank strings become missing."""
+    """Ids as text so tables join: integral floats lose their ".0" (17850.0 -> "17850", also when read as the
+    text "17850.0" in every row), ints become "1234", text stays as written ("00042"); blank strings become
+    missing."""
     if pd.api.types.is_float_dtype(values):
         present = values.dropna()
         if present.eq(present.round()).all():
             values = values.astype("Int64")
     text = values.astype("str")
+    present = text.dropna()
+    if len(present) and present.str.fullmatch(r"-?\d+\.0*").all():
+        text = text.str.replace(r"\.0*$", "", regex=True)
     return text.mask(text.str.strip().eq(""))
 
 

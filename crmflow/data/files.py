@@ -8,7 +8,7 @@ config key, the column and what was found) and cleaned by the pure steps of `crm
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -50,10 +50,12 @@ ID_ROLES = ("customer_id", "basket_id", "item")  # text roles: placeholders beco
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _read(spec: TableSpec, key: str) -> pd.DataFrame:
+def _read(spec: TableSpec, key: str, text_columns: Sequence[str | int] = ()) -> pd.DataFrame:
+    """The file of ``spec``, its id columns (``text_columns``) as written: "00042" keeps its zeros."""
     return read_table(
-        spec.path, spec.sep, key, spec.header, spec.encoding, spec.decimal, spec.thousands, sep_key=f"{key}.sep"
-    )
+        spec.path, spec.sep, key, spec.header, spec.encoding, spec.decimal, spec.thousands, sep_key=f"{key}.sep",
+        text_columns=text_columns,
+    )  # fmt: skip
 
 
 # --- transactions ---------------------------------------------------------------------------------
@@ -91,7 +93,7 @@ def load_transactions(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Read, map, validate and clean a transaction log; return it and its cleaning counts."""
     spec = spec if isinstance(spec, TransactionSpec) else transaction_spec(spec, key)
-    raw = _read(spec, key)
+    raw = _read(spec, key, [spec.columns[role] for role in ID_ROLES if spec.columns.get(role) is not None])
     tx, report = clean_transactions(map_transactions(raw, spec, key), spec.cleaning, key)
     report = {"rows_in": float(len(raw)), **report, "rows_out": float(len(tx))}
     return tx[[c for c in TRANSACTION_COLUMNS if c in tx]].reset_index(drop=True), report
@@ -110,7 +112,7 @@ def load_customers(
 ) -> tuple[pd.DataFrame, str | None, dict[str, float]]:
     """Read a customer table with a `customer_id` column first; return it, the target name and its counts."""
     spec = spec if isinstance(spec, CustomerSpec) else customer_spec(spec, key)
-    raw = _read(spec, key)
+    raw = _read(spec, key, [] if spec.id_column is None else [spec.id_column])
     columns = _customer_columns(raw, spec, key)
     id_column = next(iter(columns["id_column"]), None)
     if id_column != "customer_id" and "customer_id" in raw.columns:

@@ -8,6 +8,7 @@ CSV that reads as one column because its delimiter is not `sep` (the line names 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -32,9 +33,11 @@ def read_table(
     *,
     path_key: str | None = None,
     sep_key: str | None = None,
+    text_columns: Sequence[str | int] = (),
 ) -> pd.DataFrame:
     """Read a CSV (any delimiter) or a Parquet file, chosen by the file extension. Column labels are
-    strings; without a header row they are the positions ("0", "1", ...).
+    strings; without a header row they are the positions ("0", "1", ...). ``text_columns`` (names, or
+    positions without a header) of a CSV are read as text as written, so an id "00042" keeps its zeros.
 
     Errors name ``key``'s options (``{key}.encoding``) and the path as ``path_key`` (default ``{key}.path``);
     with ``sep_key``, a CSV that reads as one column (or not at all) gets the delimiter its first line uses.
@@ -50,6 +53,7 @@ def read_table(
             table = pd.read_csv(
                 file, sep=sep, header=0 if header else None, encoding=encoding, decimal=decimal,
                 thousands=thousands, engine="python" if len(sep) > 1 else "c",
+                dtype=_as_text(file, sep, encoding, header, text_columns),
             )  # fmt: skip
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
@@ -70,6 +74,19 @@ def read_table(
         require_unique(names, path, path_key)
     table.columns = [str(c) for c in table.columns] if header else [str(i) for i in range(table.shape[1])]
     return table
+
+
+def _as_text(file: Path, sep: str, encoding: str, header: bool, columns: Sequence[str | int]) -> dict | None:
+    """read_csv's dtype for the ``columns`` the file has (pandas refuses one it lacks; the mapping checks
+    report those later, naming their key)."""
+    if not columns:
+        return None
+    try:
+        first = header_names(file, sep, encoding)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError):
+        return None  # read_csv then reports the problem
+    present = [c for c in columns if (c in first if header else isinstance(c, int) and 0 <= c < len(first))]
+    return dict.fromkeys(present, str) or None
 
 
 def check_file(path: str | Path, path_key: str) -> None:

@@ -192,6 +192,22 @@ def test_float_ids_become_integer_strings_and_join_the_customer_table(write: Cal
     assert data.target == "Churn"
 
 
+def test_ids_keep_their_leading_zeros_with_and_without_a_header(write: Callable[..., str]) -> None:
+    tx = write("CustomerID,timestamp,amount,item\n00042,2024-01-02,1,0007\n42,2024-01-03,1,7\n")
+    customers = write("ID,Churn\n00042,yes\n42,no\n", "customers.csv")
+    data = FileSource(
+        transactions=tx_spec(tx, {"customer_id": "CustomerID", "item": "item"}),
+        customers={"path": customers, "id_column": "ID", "target": "Churn"},
+    ).load()
+    assert data.transactions["customer_id"].tolist() == ["00042", "42"]  # two customers, not one
+    assert data.transactions["item"].tolist() == ["0007", "7"]
+    assert sorted(data.customers["customer_id"]) == ["00042", "42"]
+    no_header = write("00004 1 19970101 2 29.33\n00004 1 19970118 2 29.73\n", "cdnow.txt")
+    spec = {**tx_spec(no_header, {"customer_id": 0, "timestamp": 2, "amount": 4}), "sep": r"\s+", "header": False}
+    loaded = FileSource(transactions={**spec, "timestamp_format": "%Y%m%d"}).load()
+    assert loaded.transactions["customer_id"].tolist() == ["00004", "00004"]
+
+
 # --- customers ---------------------------------------------------------------------------------------
 
 

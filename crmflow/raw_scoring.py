@@ -167,6 +167,13 @@ def feature_builder(features: Mapping[str, Any]) -> Any:
 
 def build_features(request: PredictRequest, config: Mapping[str, Any]) -> CustomerTable:
     """The feature table of every customer with a purchase on or before `as_of`, as the run built its own."""
+    value = config.get("value") or {}
+    if value.get("_target_") and (value.get("settings") or {}).get("add_features"):
+        raise ConfigError(
+            "predict.transactions: the run joined the value stage's columns to its features "
+            "(value.settings.add_features), which scoring from raw transactions does not rebuild; score a feature "
+            "table that has them with input=<csv|parquet>"
+        )
     # a stored config's own allow-list is trusted only as far as the model is: with allow_pickle=true
     packages = check_user_packages(config.get(ALLOWED_PACKAGES_KEY) or []) if request.allow_pickle else ()
     with user_packages(packages):

@@ -116,7 +116,8 @@ class SegmentationStage(Stage):
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if state.table is None:
             raise DataError("segmentation: needs a customer table; set features=rfm or give data.customers")
-        missing = [c for c in self._columns(spec, state) if c not in state.table.X.columns]
+        coming = state.coming_columns
+        missing = [c for c in self._columns(spec, state) if c not in state.table.X.columns and c not in coming]
         if missing:
             raise DataError(
                 f"segmentation.settings.columns: {missing} are not customer features; "
@@ -135,7 +136,8 @@ class SegmentationStage(Stage):
         check_fit_memory(
             spec.short_name, settings.memory, settings.memory_budget_gib, len(state.table.X), settings.fit_sample
         )
-        check_features(estimator, state.table.X[self._columns(spec, state)], state.table.y)
+        present = [c for c in self._columns(spec, state) if c in state.table.X.columns]  # later: coming columns too
+        check_features(estimator, state.table.X[present], state.table.y)
 
     @staticmethod
     def _columns(spec: ComponentSpec, state: RunState) -> list[str]:
@@ -199,7 +201,8 @@ class SegmentationStage(Stage):
         metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
         metrics.update(assignment_metrics(fitted, len(labels)))
         names = {NOISE: "noise", **segment_names(fitted)}
-        profiles = segment_profiles(prepared.raw, labels, prepared.target, names, purchase_history(state))
+        profiled = prepared.raw.join(state.table.X[[c for c in state.coming_columns if c not in prepared.raw]])
+        profiles = segment_profiles(profiled, labels, prepared.target, names, purchase_history(state))
         artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]
         profiles.to_csv(artifacts[0])
         state.privacy.to_csv(labels, artifacts[1])  # ids as tracking.privacy says

@@ -58,6 +58,9 @@ class RunState:
     segments: Segments | None = None  # from the segmentation stage
     model_uris: dict[str, str] = field(default_factory=dict)  # stage name -> logged model URI
     trial_metrics: Mapping[str, frozenset[str]] = field(default_factory=dict)  # tuned stage -> goals, constraints
+    # customer-table columns a stage adds in `finalize` (column -> the config key asking for it), registered by its
+    # `check` so later stages' checks accept them (e.g. value.settings.add_features: p_alive, clv)
+    coming_columns: dict[str, str] = field(default_factory=dict)
     privacy: Privacy = field(default_factory=Privacy)  # how artifacts show customer ids (tracking.privacy)
 
     def trials_report(self, stage: str, metric: str) -> bool:

@@ -14,11 +14,13 @@ from crmflow.value.summary import TIME_UNITS
 class ValueSettings:
     """`value.settings`: the time unit, the calibration/holdout split, and how CLV is discounted.
 
-    `calibration_end` null takes the features cutoff (`features.cutoff`, resolved by the run); `horizon` null
-    runs from the calibration end to the last transaction day (with the default features cutoff, that is
-    `features.horizon_days` in `time_unit`s). `validation_fraction`: the latest share of the calibration period
+    `calibration_end` null takes the day before the features cutoff (`features.cutoff`, resolved by the run: the
+    features count purchases before that day); `horizon` null runs from the calibration end to the end of the last
+    transaction day (with the default features cutoff: the cutoff day and the `features.horizon_days` after it).
+    `validation_fraction`: the latest share of the calibration period
     that tuning trials are scored on (fitted on the rest), so no trial sees the holdout. `discount_rate` is
-    monthly: an annual rate r is (1 + r)^(1/12) - 1.
+    monthly: an annual rate r is (1 + r)^(1/12) - 1. `add_features` joins P(alive), expected purchases (and spend
+    and CLV) to the customer table for later stages; it needs `calibration_end` null (the features cutoff).
     """
 
     time_unit: str
@@ -29,6 +31,7 @@ class ValueSettings:
     discount_rate: float
     margin: float
     merge_same_day: bool
+    add_features: bool
 
     constraints: ClassVar[dict] = {
         "time_unit": [Options(tuple(TIME_UNITS))],
@@ -48,4 +51,5 @@ class ValueSettings:
         "discount_rate": [Interval(float, 0, None, hint=" (monthly; annual r: (1 + r) ** (1 / 12) - 1)")],
         "margin": [Interval(float, 0, None, closed="neither")],
         "merge_same_day": [Boolean()],
+        "add_features": [Boolean()],
     }

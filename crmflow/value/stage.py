@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -21,6 +21,9 @@ from crmflow.value.summary import customer_summary, days_per_unit, holdout_summa
 
 logger = logging.getLogger(__name__)
 END_KEY = "value.settings.calibration_end"
+FEATURES_KEY = "value.settings.add_features"
+PURCHASE_FEATURES = ("p_alive", "expected_purchases")  # joined to the customer table with add_features
+SPEND_FEATURES = ("expected_spend", "clv")
 DAY = pd.Timedelta(days=1)
 
 
@@ -51,14 +54,16 @@ class ValueInput:
 
 
 def _calibration_end(settings: ValueSettings, state: RunState) -> tuple[pd.Timestamp, str]:
-    """The configured calibration end (midnight where the data lives), or the features cutoff; and its key."""
+    """The configured calibration end (midnight where the data lives), or the day before the features cutoff (the
+    features count purchases up to the start of the cutoff day, so neither sees that day); and its key."""
     if settings.calibration_end is None:
         if state.table is None or state.table.cutoff is None:
             raise ConfigError(
                 f"{END_KEY}: null means the features cutoff, but these features have none (features=rfm has one); "
                 f"set {END_KEY} to a date, e.g. {END_KEY}=2020-06-30"
             )
-        return pd.Timestamp(state.table.cutoff), "features.cutoff"
+        # the features count purchases up to the start of the cutoff day: the calibration ends the day before
+        return pd.Timestamp(state.table.cutoff).normalize() - DAY, "features.cutoff"
     end, zone = pd.Timestamp(str(settings.calibration_end)), state.data.transactions["timestamp"].dt.tz
     return (end.tz_localize(zone) if zone is not None and end.tz is None else end), END_KEY
 
@@ -127,6 +132,12 @@ class ValueStage(Stage):
         return Objective("holdout_mae", "minimize")
 
     def check_config(self, spec: ComponentSpec) -> None:
+        if spec.settings.add_features and spec.settings.calibration_end is not None:
+            raise ConfigError(
+                f"{FEATURES_KEY}: true needs {END_KEY}: null, so the value columns describe the customers as of "
+                f"the features cutoff like the other features (got {spec.settings.calibration_end}); "
+                f"set {END_KEY}=null or {FEATURES_KEY}=false"
+            )
         if not isinstance(spec.build(), CustomerValue):
             raise ConfigError(
                 f"value._target_: {spec.short_name} is not crmflow.value.estimator.CustomerValue; name the purchase "
@@ -134,8 +145,11 @@ class ValueStage(Stage):
             )
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
-        """The split, the summaries and the repeat history, before the run starts (cheap: nothing is fitted)."""
+        """The split, the summaries and the repeat history, before the run starts (cheap: nothing is fitted); with
+        add_features, the columns later stages may ask for."""
         self.prepare(spec, state)
+        if spec.settings.add_features:
+            state.coming_columns.update(dict.fromkeys(_feature_columns(spec.build()), FEATURES_KEY))
 
     def prepare(self, spec: ComponentSpec, state: RunState) -> ValueInput:
         if state.data.transactions is None:
@@ -178,7 +192,24 @@ class ValueStage(Stage):
             metrics["spend.n_customers"] = float(fitted.spend_.n_customers_)
             metrics["spend.frequency_spend_correlation"] = frequency_spend_correlation(summary)
         artifacts = value_artifacts(fitted, table, prepared, state)
+        if settings.add_features:
+            _add_features(state, table[_feature_columns(estimator)])
         return StageResult(metrics, artifacts)
+
+
+def _feature_columns(estimator: CustomerValue) -> list[str]:
+    """The customer-table columns add_features joins: P(alive) and expected purchases, and spend and CLV."""
+    return [*PURCHASE_FEATURES, *(SPEND_FEATURES if estimator.has_spend else ())]
+
+
+def _add_features(state: RunState, values: pd.DataFrame) -> None:
+    """Join the value columns to the customer table (customers with no purchase by the cutoff get none: missing)."""
+    table = state.table
+    clashing = [c for c in values.columns if c in table.X.columns]
+    if clashing:
+        raise DataError(f"{FEATURES_KEY}: the customer table already has column(s) {clashing}; rename them")
+    state.table = replace(table, X=table.X.join(values.set_axis(values.index.astype(str))))
+    logger.info("value: %s joined to the customer table for later stages", ", ".join(values.columns))
 
 
 def _scored_period(

@@ -42,8 +42,9 @@ def test_stage_contract_for_every_model(option: str, tmp_path: Path) -> None:
     assert type(spec.build().purchases) is PURCHASE_MODELS[option]
     stage.check(spec, state)
     prepared = stage.prepare(spec, state)
-    assert prepared.end == state.table.cutoff  # calibration_end null: the features cutoff
-    assert prepared.horizon == pytest.approx(13.0)  # to the last day: 90 days (and the partial last day) in weeks
+    # calibration_end null: the day before the features cutoff (the features count purchases before that day)
+    assert prepared.end == state.table.cutoff - pd.Timedelta(days=1)
+    assert prepared.horizon == pytest.approx(13.0 + 1 / 7)  # the cutoff day and the 90 days after it, in weeks
     trial = stage.score(spec.build({"purchases__penalizer": 1e-3}), prepared, spec)
     assert set(stage.metric_names(spec)) <= set(trial)
     result = stage.finalize(spec.build(), prepared, spec, state, None)
@@ -77,7 +78,7 @@ def test_default_objective_is_holdout_mae_minimized() -> None:
 def test_spend_none_leaves_out_spend_and_clv(tmp_path: Path) -> None:
     stage, spec, state = _planned(tmp_path, "value=pareto_nbd", "value.spend=none", "value.settings.time_unit=D")
     prepared = stage.prepare(spec, state)
-    assert prepared.horizon == pytest.approx(91.0)
+    assert prepared.horizon == pytest.approx(92.0)  # the cutoff day, 90 days, the partial last day
     result = stage.finalize(spec.build(), prepared, spec, state, None)
     assert not any(k.startswith("spend.") or k.startswith("clv") for k in result.metrics)
     table = pd.read_csv(tmp_path / "customer_value.csv")

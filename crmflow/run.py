@@ -195,13 +195,11 @@ def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: T
     title = f"{stage}: {tuned.objective.metric} per trial"
     plot = optimization_history(values, tuned.objective.direction, title, artifact_dir / f"{stage}_optuna_history.png")
     tags, best = winner_records(stage, tuned)
-    for key, value in tags.items():
-        tracker.client.set_tag(tracker.current_run_id, key, value)
+    tracker.set_tags(tracker.current_run_id, tags)  # the parent: other processes of a stored study may tag it too
     tracker.log_metrics(best)
     front, trial_tags = front_artifacts(stage, tuned, artifact_dir)
     for run_id, run_tags in trial_tags.items():
-        for key, value in run_tags.items():
-            tracker.client.set_tag(run_id, key, value)
+        tracker.set_tags(run_id, run_tags)
     artifacts = [csv_path, plot, *front, *importance_artifacts(stage, tuned, artifact_dir)]
     tracker.log_artifacts(artifacts, folder=f"{stage}/tuning")
 

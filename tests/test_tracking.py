@@ -4,6 +4,7 @@ process-global MLflow state; attaching, datasets, models, and an unreachable or 
 from __future__ import annotations
 
 import base64
+import os
 import pickle
 import socket
 import threading
@@ -283,3 +284,23 @@ def test_a_tracking_server_gets_runs_metrics_artifacts_and_a_model(mlflow_server
     with _use_tracking_uri(mlflow_server_url):
         for model_uri in (uri, f"runs:/{parent.info.run_id}/model"):
             assert len(mlflow.pyfunc.load_model(model_uri).predict(X.head(2))) == 2
+
+
+def test_a_tag_race_on_the_shared_parent_is_retried_and_other_errors_are_not() -> None:
+    calls: list[tuple[str, str]] = []
+
+    class RacingClient:
+        def set_tag(self, run_id: str, key: str, value: str) -> None:
+            calls.append((key, value))
+            if len(calls) == 1:  # another process inserted the same tag a moment before
+                raise MlflowException("BAD_REQUEST: (sqlite3.IntegrityError) UNIQUE constraint failed: tags.key")
+            if key == "broken":
+                raise MlflowException("RESOURCE_DOES_NOT_EXIST: run not found")
+
+    tracker = Tracker.__new__(Tracker)
+    tracker._client, tracker._client_pid = RacingClient(), os.getpid()  # type: ignore[assignment]
+    tracker.set_tags("run", {"crmflow.best": "1", "other": "2"})
+    assert calls == [("crmflow.best", "1"), ("crmflow.best", "1"), ("other", "2")]
+    with pytest.raises(MlflowException, match="run not found"):
+        tracker.set_tags("run", {"broken": "x"})
+    assert calls[-1] == ("broken", "x") and len(calls) == 4  # not retried

@@ -243,6 +243,18 @@ class Tracker:
             return
         self.client.log_batch(self.current_run_id, params=[Param(k, v) for k, v in batch.items()])
 
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Set tags on a run that other processes of the study may tag at the same moment (the shared parent): the
+        store's insert of a new tag can then lose the race ("UNIQUE constraint failed"); the tag exists by then, so
+        setting it once more updates it."""
+        for key, value in tags.items():
+            try:
+                self.client.set_tag(run_id, key, value)
+            except MlflowException as error:
+                if "UNIQUE constraint" not in str(error) and "IntegrityError" not in str(error):
+                    raise
+                self.client.set_tag(run_id, key, value)
+
     def log_metrics(self, metrics: Mapping[str, float], prefix: str = "", step: int = 0) -> None:
         now = int(time.time() * 1000)
         batch = [Metric(f"{prefix}{k}", float(v), now, step) for k, v in metrics.items()]

@@ -75,6 +75,26 @@ def _check_calibration_end(log: pd.DataFrame, calibration_end: pd.Timestamp) -> 
     return end
 
 
+def _log_until(
+    transactions: pd.DataFrame,
+    calibration_end: pd.Timestamp,
+    merge_same_day: bool,
+    customer_col: str,
+    timestamp_col: str,
+    amount_col: str | None,
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The standardised log (`_transactions`) and the checked calibration end (a day when days are merged)."""
+    log = _transactions(
+        transactions,
+        merge_same_day=merge_same_day,
+        customer_col=customer_col,
+        timestamp_col=timestamp_col,
+        amount_col=amount_col,
+    )
+    end = _check_calibration_end(log, calibration_end)
+    return log, end.normalize() if merge_same_day else end
+
+
 def customer_summary(
     transactions: pd.DataFrame,
     calibration_end: pd.Timestamp,
@@ -93,16 +113,7 @@ def customer_summary(
     (a spend model drops customers whose monetary_value is not positive).
     """
     unit = days_per_unit(time_unit)
-    log = _transactions(
-        transactions,
-        merge_same_day=merge_same_day,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=amount_col,
-    )
-    end = _check_calibration_end(log, calibration_end)
-    if merge_same_day:
-        end = end.normalize()
+    log, end = _log_until(transactions, calibration_end, merge_same_day, customer_col, timestamp_col, amount_col)
     calibration = log[log["timestamp"] <= end]
     by_customer = calibration.groupby("customer", sort=True)
     first = by_customer["timestamp"].min()
@@ -142,16 +153,7 @@ def holdout_summary(
     unit = days_per_unit(time_unit)
     if not horizon > 0:
         raise ConfigError(f"value.horizon: must be a positive number of {time_unit} periods; got {horizon!r}")
-    log = _transactions(
-        transactions,
-        merge_same_day=merge_same_day,
-        customer_col=customer_col,
-        timestamp_col=timestamp_col,
-        amount_col=None,
-    )
-    end = _check_calibration_end(log, calibration_end)
-    if merge_same_day:
-        end = end.normalize()
+    log, end = _log_until(transactions, calibration_end, merge_same_day, customer_col, timestamp_col, None)
     stop = end + pd.Timedelta(days=horizon * unit)
     customers = pd.Index(sorted(log.loc[log["timestamp"] <= end, "customer"].unique()), name=customer_col)
     in_holdout = log[(log["timestamp"] > end) & (log["timestamp"] <= stop)]

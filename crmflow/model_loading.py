@@ -2,8 +2,8 @@
 
 crmflow reads the folder's `MLmodel` itself rather than calling `mlflow.pyfunc.load_model`: a
 scikit-learn model loads from its skops file with an exact list of trusted types, each a class
-defined in crmflow or scikit-learn; a forecaster loads from its JSON through crmflow's own loader
-module. No `loader_module` named by the folder is imported, its `code/` folder never reaches
+defined in crmflow or scikit-learn; a forecaster or a value model loads from its JSON through
+crmflow's own loader module. No `loader_module` named by the folder is imported, its `code/` folder never reaches
 `sys.path`, and pickle is never turned on. A model that needs any of that (cloudpickle, a foreign
 loader, a type outside those packages) loads only with `allow_pickle=true`, the user's explicit
 trust, through MLflow's own loader and with a warning.
@@ -29,7 +29,8 @@ MARKER = "crmflow"  # MLmodel metadata key crmflow writes at log time: {"format"
 SKOPS_FORMAT = "skops"  # a scikit-learn model in skops format, flavor "sklearn"
 JSON_FORMAT = "json"  # plain JSON read by one of crmflow's own loader modules (e.g. a forecaster)
 SKLEARN_LOADER = "mlflow.sklearn"
-CRMFLOW_LOADERS = ("crmflow.forecasting.pyfunc",)  # crmflow's own loader modules, the only ones ever imported
+# crmflow's own loader modules, the only ones ever imported
+CRMFLOW_LOADERS = ("crmflow.forecasting.pyfunc", "crmflow.value.pyfunc")
 CODE_FOLDER = "code"  # where crmflow copies its own package (for MLflow users); crmflow never imports it
 # Classes a skops model may ask to trust: scikit-learn's and crmflow's, the packages crmflow's pipelines are
 # made of. Not whole utility packages such as numpy (numpy.memmap writes a file when constructed).

@@ -26,9 +26,9 @@ from crmflow.data.base import TRANSACTION_COLUMNS, CRMData
 from crmflow.environ import environment
 from crmflow.errors import ConfigError, CrmflowError, DataError
 from crmflow.features.cache import split_cache_settings
-from crmflow.features.table import CustomerTable
 from crmflow.model_loading import load_model
 from crmflow.paths import config_dir
+from crmflow.raw_value import run_value_columns, value_columns_joined
 from crmflow.scoring import PredictRequest, model_columns, predict_frame, require_file, write_table
 
 __all__ = ["RawScores", "features_path", "raw_data_node", "run_config", "score_raw"]
@@ -165,28 +165,37 @@ def feature_builder(features: Mapping[str, Any]) -> Any:
     return builder
 
 
-def build_features(request: PredictRequest, config: Mapping[str, Any]) -> CustomerTable:
-    """The feature table of every customer with a purchase on or before `as_of`, as the run built its own."""
-    value = config.get("value") or {}
-    if value.get("_target_") and (value.get("settings") or {}).get("add_features"):
-        raise ConfigError(
-            "predict.transactions: the run joined the value stage's columns to its features "
-            "(value.settings.add_features), which scoring from raw transactions does not rebuild; score a feature "
-            "table that has them with input=<csv|parquet>"
-        )
+def build_features(request: PredictRequest, config: Mapping[str, Any], model: Any = None) -> pd.DataFrame:
+    """The input rows of every customer with a purchase on or before `as_of`, indexed by customer id: what the
+    model builds from a log itself (a value model's customer summaries), else the features as the run built them,
+    with the value stage's columns when the run joined them (value.settings.add_features)."""
+    raw = _raw_model(model)
+    own_inputs = hasattr(raw, "inputs_at")
     # a stored config's own allow-list is trusted only as far as the model is: with allow_pickle=true
     packages = check_user_packages(config.get(ALLOWED_PACKAGES_KEY) or []) if request.allow_pickle else ()
     with user_packages(packages):
-        builder = feature_builder(config["features"])
+        builder = None if own_inputs else feature_builder(config["features"])
         node = raw_data_node(config["data"], request.transactions, request.customers)
         data = load_raw(node, (config["data"].get("customers") or {}).get("target"))
         cutoff = cutoff_of(request, data)
         try:
-            table = builder.features_at(data, cutoff)
+            if own_inputs:
+                X = raw.inputs_at(data.transactions, cutoff)
+            else:
+                X = builder.features_at(data, cutoff).X
+                if value_columns_joined(config):
+                    X = X.join(run_value_columns(model, request, data.transactions, cutoff))
         except CrmflowError as error:
             raise type(error)(f"predict.transactions: {error}") from error
-    logger.info("features for %d customers as of %s", len(table.X), request.as_of)
-    return table
+    logger.info("inputs for %d customers as of %s", len(X), request.as_of)
+    return X
+
+
+def _raw_model(model: Any) -> Any | None:
+    try:
+        return None if model is None else model.get_raw_model()
+    except NotImplementedError:
+        return None
 
 
 def _check_features(frame: pd.DataFrame, model: Any, request: PredictRequest, run_customers: bool) -> list[str]:
@@ -218,7 +227,7 @@ def _score_raw(request: PredictRequest) -> RawScores:
         require_file(request.customers, "customers")
     model = load_model(request.model, request.tracking_uri, request.allow_pickle)
     config = run_config(model, request.model, request.tracking_uri)
-    features = build_features(request, config).X.reset_index()
+    features = build_features(request, config, model).reset_index()
     run_customers = config["data"].get("_target_") == SYNTHETIC_SOURCE or bool(config["data"].get("customers"))
     columns = _check_features(features, model, request, run_customers)
     predictions = predict_frame(model, features, columns)

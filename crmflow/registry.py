@@ -101,7 +101,8 @@ def winner_model(client: Any, winner: Winner) -> tuple[Any, str | None]:
     if not ready:
         raise ConfigError(
             f"{KEY}: the best run {run.info.run_id} (by {winner.metric}) logged no model; the stages that log one "
-            "are the predictor and the forecaster: run one, or rank by its metric, e.g. metric=predictor.roc_auc"
+            "are the value stage, the predictor and the forecaster: run one, or rank by its metric, "
+            "e.g. metric=predictor.roc_auc"
         )
     stages = model_stages(client, run, winner.stages, ready)
     wanted = winner.metric.partition(".")[0]

@@ -75,7 +75,8 @@ class RunResult:
     run_name: str
     stages: list[StageSummary]
     metrics: dict[str, float]
-    model_uri: str | None = None
+    model_uri: str | None = None  # the first stage's model
+    model_uris: dict[str, str] = field(default_factory=dict)  # every logged model by stage
 
 
 def run_name(plan: RunPlan, info: RunInfo) -> str:
@@ -252,5 +253,6 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
         name,
         summaries,
         metrics,
-        next(iter(state.model_uris.values()), None),  # the first stage's model (the predictor's, when it runs)
+        next(iter(state.model_uris.values()), None),
+        dict(state.model_uris),
     )

@@ -5,10 +5,12 @@ crmflow predict model=runs:/<run id>/model input=new_customers.csv output=scores
 crmflow predict model=... transactions=new_tx.csv [customers=new_customers.csv] as_of=2025-01-31 output=...
 ```
 The output is the input table with a `prediction` column, plus `probability` (of the positive
-class) for classifiers. With `transactions=` the input table is built first from the raw files, as the
-model's run built its own (crmflow.raw_scoring). Tables are CSV or Parquet by their extension. Only
-crmflow-logged models load, with pickle off and no code from the model folder (crmflow.model_loading);
-`allow_pickle=true` is the user's explicit trust in a model that needs more, and loads it with MLflow's loader.
+class) for classifiers; a model that returns several named columns (a value model: expected_purchases,
+p_alive, expected_spend, clv) adds those instead. With `transactions=` the input table is built first
+from the raw files, as the model's run built its own (crmflow.raw_scoring). Tables are CSV or Parquet by
+their extension. Only crmflow-logged models load, with pickle off and no code from the model folder
+(crmflow.model_loading); `allow_pickle=true` is the user's explicit trust in a model that needs more, and
+loads it with MLflow's loader.
 """
 
 from __future__ import annotations
@@ -177,28 +179,45 @@ def predict_frame(model: Any, frame: pd.DataFrame, columns: list[str]) -> pd.Dat
     """The input with `prediction` and, when the model gives probabilities, `probability` of class 1."""
     from mlflow.exceptions import MlflowException
 
-    inputs = frame[columns]
+    inputs = _counts_as_floats(frame[columns], model)
     try:
         predicted = model.predict(inputs)
     except MlflowException as error:
         raise DataError(f"predict.input: the rows do not match the model's signature: {_first_line(error)}") from error
-    values = list(_values(predicted))
-    if len(values) != len(frame):
+    outputs = _outputs(predicted)
+    if len(outputs) != len(frame):
         raise DataError(
-            f"predict.model: the model returned {len(values)} rows for {len(frame)} input rows; crmflow predict "
+            f"predict.model: the model returned {len(outputs)} rows for {len(frame)} input rows; crmflow predict "
             "scores one row per customer (a forecaster's periods are in its run's forecast.csv)"
         )
-    scored = frame.assign(prediction=pd.Series(values, index=frame.index))
+    scored = frame.assign(**{name: column.to_numpy() for name, column in outputs.items()})
     raw = _raw_model(model)
     if raw is not None and hasattr(raw, "predict_proba") and list(getattr(raw, "classes_", [])) == [0, 1]:
         scored["probability"] = raw.predict_proba(inputs)[:, 1]
     return scored
 
 
-def _values(predicted: Any) -> Any:
-    if isinstance(predicted, pd.DataFrame):
-        return predicted.iloc[:, 0]
-    return predicted
+def _counts_as_floats(inputs: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """Integer columns the signature declares as floating point, as float64: MLflow refuses int64 for a double
+    column, and a count read from a file (frequency 3) is the same number as 3.0."""
+    schema = model.metadata.get_input_schema()
+    floating = {"double", "float"}
+    names = [
+        spec.name
+        for spec in (schema.inputs if schema is not None else [])
+        if getattr(spec, "name", None) in inputs.columns and str(getattr(spec.type, "name", spec.type)) in floating
+    ]
+    integers = [name for name in names if pd.api.types.is_integer_dtype(inputs[name])]
+    return inputs.astype(dict.fromkeys(integers, "float64")) if integers else inputs
+
+
+def _outputs(predicted: Any) -> pd.DataFrame:
+    """The model's output columns: a table of several named columns as it is (a value model's expected
+    purchases, P(alive), CLV), anything else as the one column `prediction`."""
+    if isinstance(predicted, pd.DataFrame) and predicted.shape[1] > 1:
+        return predicted.reset_index(drop=True)
+    values = predicted.iloc[:, 0] if isinstance(predicted, pd.DataFrame) else predicted
+    return pd.DataFrame({"prediction": list(values)})
 
 
 def _raw_model(model: Any) -> Any | None:

@@ -144,8 +144,8 @@ def test_the_best_run_without_a_model_is_one_line(capsys: pytest.CaptureFixture[
     line = one_error_line(capsys, ["compare", f"tracking_uri={uri}", "experiment=segments", "register=seg"])
     assert line == (
         f"crmflow: error: compare.register: the best run {run.info.run_id} (by segmentation.silhouette) logged no "
-        "model; the stages that log one are the predictor and the forecaster: run one, or rank by its metric, "
-        "e.g. metric=predictor.roc_auc"
+        "model; the stages that log one are the value stage, the predictor and the forecaster: run one, or rank by "
+        "its metric, e.g. metric=predictor.roc_auc"
     )
 
 

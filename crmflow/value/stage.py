@@ -15,6 +15,7 @@ from crmflow.value.base import PurchaseModel
 from crmflow.value.estimator import NO_SPEND, CustomerValue
 from crmflow.value.evaluation import HOLDOUT_METRICS, baseline_purchases, holdout_metrics, repeat_transactions
 from crmflow.value.gamma_gamma import frequency_spend_correlation
+from crmflow.value.logged import logged_value_model
 from crmflow.value.report import value_artifacts
 from crmflow.value.settings import ValueSettings
 from crmflow.value.summary import customer_summary, days_per_unit, holdout_summary
@@ -194,7 +195,7 @@ class ValueStage(Stage):
         artifacts = value_artifacts(fitted, table, prepared, state)
         if settings.add_features:
             _add_features(state, table[_feature_columns(estimator)])
-        return StageResult(metrics, artifacts)
+        return StageResult(metrics, artifacts, logged_value_model(fitted, prepared, state))
 
 
 def _feature_columns(estimator: CustomerValue) -> list[str]:

@@ -67,10 +67,10 @@ def _transactions(
     return log.sort_values(["customer", "timestamp"], kind="stable").reset_index(drop=True)
 
 
-def _check_calibration_end(log: pd.DataFrame, calibration_end: pd.Timestamp) -> pd.Timestamp:
+def _check_calibration_end(log: pd.DataFrame, calibration_end: pd.Timestamp, later_ok: bool) -> pd.Timestamp:
     end = pd.Timestamp(calibration_end)
     first, last = log["timestamp"].min(), log["timestamp"].max()
-    if log.empty or not first <= end <= last:
+    if log.empty or not first <= end or (end > last and not later_ok):
         raise DataError(f"value.calibration_end: must lie within the data ({first} .. {last}); got {end}")
     return end
 
@@ -82,6 +82,7 @@ def _log_until(
     customer_col: str,
     timestamp_col: str,
     amount_col: str | None,
+    later_ok: bool = False,
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """The standardised log (`_transactions`) and the checked calibration end (a day when days are merged)."""
     log = _transactions(
@@ -91,7 +92,7 @@ def _log_until(
         timestamp_col=timestamp_col,
         amount_col=amount_col,
     )
-    end = _check_calibration_end(log, calibration_end)
+    end = _check_calibration_end(log, calibration_end, later_ok)
     return log, end.normalize() if merge_same_day else end
 
 
@@ -104,16 +105,20 @@ def customer_summary(
     customer_col: str = "customer_id",
     timestamp_col: str = "timestamp",
     amount_col: str | None = "amount",
+    end_after_data: bool = False,
 ) -> pd.DataFrame:
     """Columns frequency, recency, T (and monetary_value) per customer whose first purchase is by calibration_end.
 
     Times are in `time_unit` ("D" days, "W" weeks = days / 7). `merge_same_day` counts all of a customer's
     purchases on one calendar day as one transaction, amounts summed (then calibration_end is a day too).
     `amount_col=None` leaves monetary_value out. Amounts must be non-negative; zero spends are kept here
-    (a spend model drops customers whose monetary_value is not positive).
+    (a spend model drops customers whose monetary_value is not positive). calibration_end must lie within the
+    data, or with `end_after_data` on or after its first day (scoring customers as of a later day).
     """
     unit = days_per_unit(time_unit)
-    log, end = _log_until(transactions, calibration_end, merge_same_day, customer_col, timestamp_col, amount_col)
+    log, end = _log_until(
+        transactions, calibration_end, merge_same_day, customer_col, timestamp_col, amount_col, end_after_data
+    )
     calibration = log[log["timestamp"] <= end]
     by_customer = calibration.groupby("customer", sort=True)
     first = by_customer["timestamp"].min()

@@ -72,9 +72,14 @@ def test_a_segmentation_column_nobody_adds_is_still_refused(tmp_path: Path) -> N
     assert_one_line_error(result, "segmentation.settings.columns: ['clv'] are not customer features", tmp_path)
 
 
-def test_scoring_raw_transactions_refuses_a_model_trained_on_value_columns() -> None:
-    from crmflow.raw_scoring import build_features
+def test_scoring_raw_transactions_needs_the_runs_value_model(tmp_path: Path) -> None:
+    from crmflow.raw_value import value_columns_joined, value_model_uri
 
     config = {"value": {"_target_": "crmflow.value.estimator.CustomerValue", "settings": {"add_features": True}}}
-    with pytest.raises(ConfigError, match=r"^predict\.transactions: the run joined the value stage's columns"):
-        build_features(None, config)  # type: ignore[arg-type]
+    assert value_columns_joined(config)
+    assert not value_columns_joined({"value": {"_target_": None, "settings": {"add_features": True}}})
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("plain")).info.run_id  # a run that logged no value model
+    with pytest.raises(ConfigError, match=rf"^predict\.transactions: the run {run_id} joined the value stage's"):
+        value_model_uri(run_id, uri)

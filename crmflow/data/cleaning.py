@@ -21,6 +21,7 @@ from crmflow.errors import DataError, did_you_mean
 
 __all__ = [
     "DROP_RETURNS",
+    "DROP_ZERO_AMOUNTS",
     "Cleaning",
     "clean_transactions",
     "cleaning_steps",
@@ -29,6 +30,7 @@ __all__ = [
     "drop_duplicates",
     "drop_missing_customers",
     "drop_returns",
+    "drop_zero_amounts",
     "id_strings",
     "mark_missing",
     "parse_numbers",
@@ -43,6 +45,7 @@ __all__ = [
 
 _LOCALE_NUMBER = re.compile(r"^\s*[-+]?[\d.,' ]*\d[\d.,' ]*\s*$")  # e.g. "1.234,5": a number in another format
 DROP_RETURNS = {"drop": True, "keep": False}  # cleaning.returns -> whether returns are dropped
+DROP_ZERO_AMOUNTS = {"drop": True, "keep": False}  # cleaning.zero_amounts -> whether free lines are dropped
 Step = Callable[[pd.DataFrame], tuple[pd.DataFrame, int]]
 
 
@@ -55,6 +58,7 @@ class Cleaning:
     cancel_prefix: str | None = None
     missing_values: tuple[str, ...] = ()
     drop_missing_customer: bool = True
+    zero_amounts: str = "keep"
 
 
 # --- cleaning steps: DataFrame -> (DataFrame, count) ---------------------------------------------
@@ -104,6 +108,14 @@ def drop_returns(transactions: pd.DataFrame, cancel_prefix: str | None = None) -
     return transactions[~returns], int(returns.sum())
 
 
+def drop_zero_amounts(transactions: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Drop lines whose `amount` is 0 (free items, price adjustments); a log without amounts is kept whole."""
+    if "amount" not in transactions:
+        return transactions, 0
+    zero = transactions["amount"].eq(0)
+    return transactions[~zero], int(zero.sum())
+
+
 def cleaning_steps(cleaning: Cleaning) -> list[tuple[str, str, Step]]:
     """The active steps in order: (config key, report key, step)."""
     returns = partial(drop_returns, cancel_prefix=cleaning.cancel_prefix)
@@ -116,6 +128,7 @@ def cleaning_steps(cleaning: Cleaning) -> list[tuple[str, str, Step]]:
         ),
         ("drop_duplicates", "rows_dropped_duplicates", cleaning.drop_duplicates, drop_duplicates),
         ("returns", "rows_dropped_returns", DROP_RETURNS[cleaning.returns], returns),
+        ("zero_amounts", "rows_dropped_zero_amounts", DROP_ZERO_AMOUNTS[cleaning.zero_amounts], drop_zero_amounts),
     ]
     return [(name, report, step) for name, report, active, step in steps if active]
 

@@ -25,7 +25,7 @@ from crmflow.config.constraints import (
     Text,
 )
 from crmflow.config.validation import validate
-from crmflow.data.cleaning import DROP_RETURNS, Cleaning
+from crmflow.data.cleaning import DROP_RETURNS, DROP_ZERO_AMOUNTS, Cleaning
 from crmflow.data.timestamps import EPOCH_UNITS
 from crmflow.errors import ConfigError, did_you_mean
 
@@ -127,6 +127,7 @@ CLEANING: dict[str, list[Any]] = {
     "cancel_prefix": [str, None],
     "missing_values": [ListOf([str, float], doc="a list of placeholder values such as ['Unknown']"), None],
     "drop_missing_customer": [Boolean()],
+    "zero_amounts": [Options(DROP_ZERO_AMOUNTS)],
 }
 
 

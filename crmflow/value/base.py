@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import expit
+from scipy.special import expit, hyp2f1
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -24,12 +24,13 @@ from crmflow.config.validation import validate_parameters
 from crmflow.errors import ConfigError, DataError
 from crmflow.value.errors import FitError
 
-__all__ = ["SUMMARY_COLUMNS", "PurchaseModel", "check_summary", "fit_log_params"]
+__all__ = ["SUMMARY_COLUMNS", "PurchaseModel", "check_summary", "fit_log_params", "scaled_complement"]
 
 logger = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = ("frequency", "recency", "T")
 LogLikelihood = Callable[[np.ndarray], np.ndarray]
+SMALL_C = 1e-7  # below it scaled_complement uses its c -> 0 limit
 
 
 def check_summary(summary: pd.DataFrame, columns: tuple[str, ...] = SUMMARY_COLUMNS) -> list[np.ndarray]:
@@ -55,13 +56,26 @@ def check_summary(summary: pd.DataFrame, columns: tuple[str, ...] = SUMMARY_COLU
     return arrays
 
 
+def scaled_complement(c: Any, A: Any, B: Any, z: Any, log_u: Any) -> np.ndarray:
+    """c * (1 - exp(log_u) * 2F1(A, B; c; z)), finite also as c -> 0 (fits with a + b + x - 1 near 0, where
+    2F1 itself overflows): there it is the limit -u * A * B * z * 2F1(A + 1, B + 1; 2; z), exact to O(c)."""
+    c, A, B, z, u = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (c, A, B, z, np.exp(log_u))))
+    small = np.abs(c) < SMALL_C
+    safe = np.where(small, 1.0, c)
+    regular = safe * (1.0 - u * hyp2f1(A, B, safe, z))
+    limit = -u * A * B * z * hyp2f1(A + 1, B + 1, 2.0, z)
+    return np.where(small, limit, regular)
+
+
 def fit_log_params(
-    log_likelihood: LogLikelihood, weights: np.ndarray, initial: np.ndarray, penalizer: float, name: str
+    log_likelihood: LogLikelihood, weights: np.ndarray, starts: list[np.ndarray], penalizer: float, name: str
 ) -> tuple[np.ndarray, float]:
     """Maximise the weighted log-likelihood over log-parameters; the parameters and the summed log-likelihood.
 
     The objective is the mean negative log-likelihood plus `penalizer * sum(params**2)` (lifetimes' L2
-    penalty). FitError with the optimiser's message when it does not converge to a finite optimum.
+    penalty). The optimiser starts from each of `starts` (e.g. all ones, and the scale parameters at the data's
+    scale: from ones alone a spend scale in the hundreds can drift along a ridge to a far worse optimum) and the
+    best converged optimum wins. FitError with the optimiser's message when none converges to a finite optimum.
     """
     total = weights.sum()
 
@@ -72,19 +86,19 @@ def fit_log_params(
         return float(value) if np.isfinite(value) else np.inf
 
     started = time.perf_counter()
-    result = minimize(
-        objective,
-        np.log(initial),
-        method="Nelder-Mead",
-        options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000, "adaptive": True},
-    )
-    if not result.success or not np.isfinite(result.fun):
-        raise FitError(f"value: {name} did not converge ({result.message}); try a penalizer > 0 or more customers")
+    options = {"xatol": 1e-8, "fatol": 1e-12, "maxiter": 20_000, "maxfev": 40_000, "adaptive": True}
+    results = [minimize(objective, np.log(start), method="Nelder-Mead", options=options) for start in starts]
+    converged = [r for r in results if r.success and np.isfinite(r.fun)]
+    if not converged:
+        message = results[0].message
+        raise FitError(f"value: {name} did not converge ({message}); try a penalizer > 0 or more customers")
+    result = min(converged, key=lambda r: r.fun)
     params = np.exp(result.x)
     with np.errstate(all="ignore"):
         log_lik = float(np.dot(weights, log_likelihood(params)))
     elapsed = time.perf_counter() - started
-    logger.info("%s fitted in %.2fs (%d evaluations): LL %.2f", name, elapsed, result.nfev, log_lik)
+    evaluations = sum(r.nfev for r in results)
+    logger.info("%s fitted in %.2fs (%d evaluations): LL %.2f", name, elapsed, evaluations, log_lik)
     return params, log_lik
 
 
@@ -97,6 +111,7 @@ class PurchaseModel(BaseEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {"penalizer": [Interval(float, 0, None)]}
     param_names: tuple[str, ...] = ()
+    time_scale_params: tuple[str, ...] = ("alpha",)  # in the time unit: the second start sets them to the mean T
 
     def __init__(self, penalizer: float = 0.0) -> None:
         self.penalizer = penalizer
@@ -107,10 +122,12 @@ class PurchaseModel(BaseEstimator):
         data = np.column_stack(check_summary(summary))
         unique, weights = np.unique(data, axis=0, return_counts=True)  # identical histories count once, weighted
         x, t_x, T = unique.T
+        scaled = [max(float(np.average(T, weights=weights)), 1.0) if n in self.time_scale_params else 1.0
+                  for n in self.param_names]  # fmt: skip
         params, log_lik = fit_log_params(
             lambda p: self._log_likelihood(p, x, t_x, T),
             weights.astype(float),
-            np.ones(len(self.param_names)),
+            [np.ones(len(self.param_names)), np.array(scaled)],
             float(self.penalizer),
             type(self).__name__,
         )

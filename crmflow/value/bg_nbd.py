@@ -4,9 +4,9 @@ gamma-distributed rate, and after each repeat purchase a beta-distributed chance
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, gammaln
 
-from crmflow.value.base import PurchaseModel
+from crmflow.value.base import PurchaseModel, scaled_complement
 
 __all__ = ["BGNBD"]
 
@@ -41,12 +41,11 @@ class BGNBD(PurchaseModel):
     ) -> np.ndarray:
         r, alpha, a, b = params
         z = t / (alpha + T + t)
-        decay = np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x, a + b + x - 1, z)
         alive = 1.0 / (1.0 + np.exp(BGNBD._log_odds_dead(params, x, t_x, T)))
-        return (a + b + x - 1) / (a - 1) * (1.0 - decay) * alive
+        return scaled_complement(a + b + x - 1, r + x, b + x, z, (r + x) * np.log1p(-z)) / (a - 1) * alive
 
     @staticmethod
     def _new_customer_purchases(params: np.ndarray, t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1.0 - np.exp(r * np.log1p(-z)) * hyp2f1(r, b, a + b - 1, z))
+        return scaled_complement(a + b - 1, r, b, z, r * np.log1p(-z)) / (a - 1)

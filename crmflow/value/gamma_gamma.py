@@ -46,8 +46,10 @@ def frequency_spend_correlation(summary: pd.DataFrame) -> float:
 class GammaGamma(BaseEstimator):
     """The Gamma-Gamma spend model: `params_` p, q, gamma (lifetimes' p, q, v).
 
-    `penalizer` adds `penalizer * sum(params**2)` to the mean negative log-likelihood. Learned:
-    `params_`, `log_likelihood_` (summed over the repeat buyers), `converged_`, `n_customers_`.
+    The fit runs on spend in units of the repeat buyers' mean spend (the model is scale-equivariant: gamma
+    scales with spend, p and q do not), so `penalizer * (p**2 + q**2 + (gamma / mean spend)**2)`, added to the
+    mean negative log-likelihood, means the same in any currency. Learned: `params_` (gamma in the data's
+    currency), `log_likelihood_` (summed over the repeat buyers), `converged_`, `n_customers_`.
     """
 
     _parameter_constraints: dict[str, list[Any]] = {"penalizer": [Interval(float, 0, None)]}
@@ -66,15 +68,17 @@ class GammaGamma(BaseEstimator):
                 "frequency > 0 and monetary_value > 0 (extend the calibration period or set the spend model to none)"
             )
         pairs, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
-        params, log_lik = fit_log_params(
-            lambda p: self._log_likelihood(p, pairs[:, 0], pairs[:, 1]),
+        scale = float(np.average(pairs[:, 1], weights=weights))  # spend in units of the mean: gamma is too
+        params, _ = fit_log_params(
+            lambda p: self._log_likelihood(p, pairs[:, 0], pairs[:, 1] / scale),
             weights.astype(float),
-            np.ones(3),
+            [np.ones(3), np.array([1.0, 2.0, 1.0])],  # the second: prior mean spend = the mean
             float(self.penalizer),
-            type(self).__name__,
+            f"{type(self).__name__} (spend / mean spend)",
         )
+        params[2] *= scale
         self.params_ = dict(zip(self.param_names, map(float, params)))
-        self.log_likelihood_ = log_lik
+        self.log_likelihood_ = float(np.dot(weights, self._log_likelihood(params, pairs[:, 0], pairs[:, 1])))
         self.converged_ = True
         self.n_customers_ = int(len(x))
         return self

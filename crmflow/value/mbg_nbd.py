@@ -4,9 +4,9 @@ too, so a customer with no repeat purchase may already be gone."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, gammaln, hyp2f1
+from scipy.special import betaln, gammaln
 
-from crmflow.value.base import PurchaseModel
+from crmflow.value.base import PurchaseModel, scaled_complement
 
 __all__ = ["MBGNBD"]
 
@@ -35,12 +35,11 @@ class MBGNBD(PurchaseModel):
     ) -> np.ndarray:
         r, alpha, a, b = params
         z = t / (alpha + T + t)
-        decay = np.exp((r + x) * np.log1p(-z)) * hyp2f1(r + x, b + x + 1, a + b + x, z)
         alive = 1.0 / (1.0 + np.exp(MBGNBD._log_odds_dead(params, x, t_x, T)))
-        return (a + b + x) / (a - 1) * (1.0 - decay) * alive
+        return scaled_complement(a + b + x, r + x, b + x + 1, z, (r + x) * np.log1p(-z)) / (a - 1) * alive
 
     @staticmethod
     def _new_customer_purchases(params: np.ndarray, t: np.ndarray) -> np.ndarray:
         r, alpha, a, b = params
         z = t / (alpha + t)
-        return b / (a - 1) * (1.0 - np.exp(r * np.log1p(-z)) * hyp2f1(r, b + 1, a + b, z))
+        return b / (a + b) * scaled_complement(a + b, r, b + 1, z, r * np.log1p(-z)) / (a - 1)

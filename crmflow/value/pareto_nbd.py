@@ -40,6 +40,7 @@ class ParetoNBD(PurchaseModel):
     """The Pareto/NBD purchase model: `params_` r, alpha (purchase rates), s, beta (dropout rates)."""
 
     param_names = ("r", "alpha", "s", "beta")
+    time_scale_params = ("alpha", "beta")
 
     @staticmethod
     def _log_likelihood(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -113,7 +113,7 @@ def _check_history(summary: pd.DataFrame, repeats: pd.DataFrame, end: pd.Timesta
         raise DataError(
             f"value.spend: {spend} needs positive spend, but column 'amount' is <= 0 in {len(bad)} repeat "
             f"transaction(s) by the calibration end (e.g. on {bad['timestamp'].iloc[0].date()}); "
-            "drop them from the data or set value.spend=none"
+            "drop them (data.transactions.cleaning.zero_amounts=drop drops free lines) or set value.spend=none"
         )
 
 

@@ -16,6 +16,7 @@ from crmflow.data.cleaning import (
     drop_duplicates,
     drop_missing_customers,
     drop_returns,
+    drop_zero_amounts,
     id_strings,
     mark_missing,
     parse_numbers,
@@ -84,9 +85,18 @@ def test_drop_returns_counts_cancellations_with_positive_values() -> None:
     assert drop_returns(df)[1] == 0
 
 
+def test_drop_zero_amounts_drops_free_lines_only() -> None:
+    df = frame(basket_id=["1", "2", "3"], quantity=[1.0, 5.0, 2.0], amount=[1.5, 0.0, 4.0])
+    out, dropped = drop_zero_amounts(df)
+    assert dropped == 1 and out["basket_id"].tolist() == ["1", "3"]
+    assert drop_zero_amounts(df.drop(columns="amount"))[1] == 0
+
+
 def test_cleaning_steps_follow_the_options_in_a_fixed_order() -> None:
     names = [name for name, _, _ in cleaning_steps(Cleaning(drop_duplicates=True))]
     assert names == ["drop_missing_customer", "drop_duplicates", "returns"]
+    names = [name for name, _, _ in cleaning_steps(Cleaning(zero_amounts="drop"))]
+    assert names == ["drop_missing_customer", "returns", "zero_amounts"]
     names = [name for name, _, _ in cleaning_steps(Cleaning(returns="keep", drop_missing_customer=False))]
     assert names == []
 
@@ -220,6 +230,6 @@ def test_customer_ids_refuse_nulls_and_duplicates() -> None:
 def test_steps_do_not_modify_their_input() -> None:
     df = frame(customer_id=["1", None, "1"], quantity=[1.0, -1.0, 1.0], amount=[1.0, -1.0, 1.0])
     copy = df.copy()
-    for step in (drop_missing_customers, drop_duplicates, drop_returns):
+    for step in (drop_missing_customers, drop_duplicates, drop_returns, drop_zero_amounts):
         step(df)
     assert_frame_equal(df, copy)

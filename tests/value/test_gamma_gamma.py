@@ -72,11 +72,22 @@ def test_fit_uses_only_repeat_buyers_with_positive_spend() -> None:
     assert GammaGamma().fit(data).n_customers_ == 300
 
 
-def test_penalizer_shrinks_the_parameters() -> None:
+def test_penalizer_shrinks_the_parameters_in_units_of_the_mean_spend() -> None:
     data = simulated_spend(300)
-    plain = np.array(list(GammaGamma().fit(data).params_.values()))
-    shrunk = np.array(list(GammaGamma(penalizer=0.01).fit(data).params_.values()))
+    repeat = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
+    scale = np.array([1.0, 1.0, repeat["monetary_value"].mean()])
+    plain = np.array(list(GammaGamma().fit(data).params_.values())) / scale
+    shrunk = np.array(list(GammaGamma(penalizer=0.01).fit(data).params_.values())) / scale
     assert np.sum(shrunk**2) < np.sum(plain**2)
+
+
+def test_the_fit_is_the_same_in_any_currency() -> None:
+    data = simulated_spend(300)
+    pounds = GammaGamma(penalizer=0.01).fit(data)
+    pennies = GammaGamma(penalizer=0.01).fit(data.assign(monetary_value=data["monetary_value"] * 100))
+    assert pennies.params_["p"] == pytest.approx(pounds.params_["p"], rel=1e-6)
+    assert pennies.params_["q"] == pytest.approx(pounds.params_["q"], rel=1e-6)
+    assert pennies.params_["gamma"] == pytest.approx(100 * pounds.params_["gamma"], rel=1e-6)
 
 
 def test_no_repeat_buyers_is_a_one_line_data_error() -> None:

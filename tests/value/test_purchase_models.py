@@ -312,3 +312,28 @@ def test_bad_horizon_names_the_key(horizon: float) -> None:
 def test_empty_summary_is_a_data_error() -> None:
     with pytest.raises(DataError, match="summary is empty"):
         BGNBD().fit(HISTORIES.iloc[:0])
+
+
+@pytest.mark.parametrize("c", [0.3, -0.4, 1e-4, -1e-4])
+def test_scaled_complement_is_the_direct_formula_away_from_zero(c: float) -> None:
+    from scipy.special import hyp2f1
+
+    A, B, z, u = 2.5, 1.2, 0.35, 0.7
+    assert base.scaled_complement(c, A, B, z, math.log(u)) == pytest.approx(c * (1 - u * hyp2f1(A, B, c, z)))
+
+
+def test_scaled_complement_meets_its_limit_at_zero() -> None:
+    A, B, z, u = 2.5, 1.2, 0.35, 0.7
+    near = [float(base.scaled_complement(c, A, B, z, math.log(u))) for c in (1e-5, 1e-6, 2e-7, 5e-8, 1e-12, 0.0)]
+    assert near == pytest.approx([near[-1]] * len(near), rel=1e-4)
+
+
+@pytest.mark.parametrize("model", [BGNBD, MBGNBD])
+def test_a_fit_without_dropout_predicts_finite_purchases(model: type[PurchaseModel]) -> None:
+    fitted = model()
+    fitted.params_ = {"r": 1.57, "alpha": 9.42, "a": 2.4e-29, "b": 7.8e-16}  # a + b + x - 1 ~ 0 at x = 1
+    summary = pd.DataFrame({"frequency": [0, 1, 1, 4], "recency": [0.0, 7.4, 19.3, 20.0], "T": [5.0, 9.1, 25.1, 30.0]})
+    with np.errstate(all="raise"):
+        short, long = fitted.predict_purchases(4.0, summary), fitted.predict_purchases(13.0, summary)
+    assert np.isfinite(short).all() and (short >= 0).all() and (long >= short).all()
+    assert np.isfinite(fitted.expected_purchases_new(np.array([1.0, 10.0]))).all()

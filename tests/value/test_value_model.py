@@ -194,3 +194,23 @@ def test_a_predictor_on_value_columns_scores_the_raw_log_as_the_run_scored_its_h
     scores = pd.read_csv(output, dtype={"customer_id": str}, index_col="customer_id").loc[ids]
     assert {"p_alive", "clv"} <= set(scores.columns)
     np.testing.assert_allclose(scores["probability"], logged.holdout["probability"], rtol=0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_registering_the_best_run_by_a_value_metric_registers_the_value_model(
+    logged: Logged, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [f"tracking_uri={logged.uri}", "experiment=crmflow", "metric=value.holdout_mae", "register=clv"]
+    main(["compare", *args])
+    assert "registered clv version 1" in capsys.readouterr().out
+    version = MlflowClient(logged.uri).get_model_version_by_alias("clv", "champion")
+    assert version.tags["crmflow.stage"] == "value"
+    scored = logged.folder / "champion.csv"
+    predict(
+        logged,
+        "models:/clv@champion",
+        f"transactions={logged.transactions}",
+        f"as_of={logged.cutoff.date()}",
+        f"output={scored}",
+    )
+    assert "clv" in pd.read_csv(scored).columns

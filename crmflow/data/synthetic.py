@@ -18,8 +18,8 @@ from crmflow.config.constraints import Date, Interval
 from crmflow.config.validation import validate_parameters
 from crmflow.data.base import CRMData
 from crmflow.data.synthetic_customers import customer_table, draw_population, truth_table
-from crmflow.data.synthetic_profiles import ITEM_NAMES, RULES, SEGMENTS, SegmentProfile, catalogue_names
-from crmflow.data.synthetic_transactions import draw_baskets, draw_catalogue, draw_events, line_items
+from crmflow.data.synthetic_profiles import ITEM_NAMES, RULES, SEGMENTS, SEQUENCES, SegmentProfile, catalogue_names
+from crmflow.data.synthetic_transactions import draw_baskets, draw_catalogue, draw_events, line_items, plant_sequences
 
 __all__ = ["ITEM_NAMES", "SEGMENTS", "SegmentProfile", "SyntheticCRM"]
 
@@ -40,6 +40,7 @@ class SyntheticCRM:
         "days": [Interval(int, 90, 3650)],
         "churn_rate": [Interval(float, 0, 0.9)],
         "association_strength": [Interval(float, 0, 1)],
+        "sequence_strength": [Interval(float, 0, 1)],
         "seed": [Interval(int, 0, None)],
         "start": [Date()],
     }
@@ -54,6 +55,7 @@ class SyntheticCRM:
         days: int = 730,
         churn_rate: float = 0.3,
         association_strength: float = 0.7,
+        sequence_strength: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.n_customers = n_customers
@@ -63,11 +65,16 @@ class SyntheticCRM:
         self.days = days
         self.churn_rate = churn_rate
         self.association_strength = association_strength
+        self.sequence_strength = sequence_strength
         self.seed = seed
 
     def planted_rules(self) -> list[tuple[frozenset[str], str]]:
         """The (antecedent itemset, consequent) pairs that ``load`` plants in baskets."""
         return [(frozenset(antecedent), consequent) for antecedent, consequent in RULES]
+
+    def planted_sequences(self) -> list[tuple[str, str]]:
+        """The (first item, item of the next basket) pairs that ``load`` plants with sequence_strength > 0."""
+        return list(SEQUENCES) if self.sequence_strength > 0 else []
 
     def item_names(self) -> list[str]:
         """The catalogue: readable product names, then ``item_NNN`` beyond the named ones."""
@@ -84,6 +91,8 @@ class SyntheticCRM:
         pop = draw_population(rng, profiles, self.n_customers, self.days, self.churn_rate)
         cust, secs = draw_events(rng, pop, origin)
         member = draw_baskets(rng, weights[pop.segment[cust]], pop.size[cust], names, self.association_strength)
+        if self.sequence_strength > 0:  # drawn only when asked for, so the other data stay as they were
+            member = plant_sequences(rng, member, cust, names, self.sequence_strength)
         tx = line_items(rng, member, cust, secs, pop, prices, names, origin)
         customers = customer_table(rng, pop, profiles, origin)
         truth = truth_table(pop, profiles, origin)

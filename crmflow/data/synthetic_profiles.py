@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ITEM_NAMES", "RULES", "SEGMENTS", "SegmentProfile", "catalogue_names"]
+__all__ = ["ITEM_NAMES", "RULES", "SEGMENTS", "SEQUENCES", "SegmentProfile", "catalogue_names"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ RULES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("coffee",), "milk"),
     (("tortillas", "cheese"), "salsa"),
 )
+# Planted sequences (first item, item bought in the customer's next basket, never in the same one).
+SEQUENCES: tuple[tuple[str, str], ...] = (("flour", "sugar"), ("beef", "wine"))
 ANTECEDENT_SHARE = 0.035  # share of choice weight per antecedent item (x1.5 in itemsets)
 CONSEQUENT_SHARE = 0.02
 LOG_PRICE = 1.1  # median item price exp(1.1) ~ 3.0

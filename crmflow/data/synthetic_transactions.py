@@ -14,11 +14,12 @@ from crmflow.data.synthetic_profiles import (
     RULES,
     SEASON_AMPLITUDE,
     SEASON_PEAK_DAY,
+    SEQUENCES,
     WEEKDAY,
     SegmentProfile,
 )
 
-__all__ = ["draw_baskets", "draw_catalogue", "draw_events", "line_items"]
+__all__ = ["draw_baskets", "draw_catalogue", "draw_events", "line_items", "plant_sequences"]
 
 
 def draw_catalogue(
@@ -95,6 +96,29 @@ def draw_baskets(
         has = member[:, [column[a] for a in antecedent]].all(axis=1)
         add = has & (rng.random(n_baskets) < association_strength)
         member[add, column[consequent]] = True
+    return member
+
+
+def plant_sequences(
+    rng: np.random.Generator, member: np.ndarray, cust: np.ndarray, names: list[str], strength: float
+) -> np.ndarray:
+    """For each planted (first, then) pair: `then` leaves the baskets holding `first`, and with probability
+    `strength` joins the same customer's next basket (unless that one holds `first` too). Baskets are in time
+    order, so a customer's next basket is the next row of theirs."""
+    order = np.argsort(cust, kind="stable")
+    following = np.full(len(cust), -1)
+    same = cust[order[1:]] == cust[order[:-1]]
+    following[order[:-1][same]] = order[1:][same]
+    column = {name: i for i, name in enumerate(names)}
+    for first, then in SEQUENCES:
+        if first not in column or then not in column:
+            continue
+        a, b = column[first], column[then]
+        has = member[:, a].copy()
+        member[has, b] = False
+        add = has & (following >= 0) & (rng.random(len(cust)) < strength)
+        targets = following[add]
+        member[targets[~member[targets, a]], b] = True
     return member
 
 

@@ -42,7 +42,7 @@ class RulesInput:
     seed: int
 
 
-def _baskets(state: RunState) -> Baskets:
+def run_baskets(state: RunState) -> Baskets:
     """The run's baskets, built from the transactions once (check and prepare share them)."""
     if state.baskets is None:
         state.baskets = baskets_from_transactions(state.data.transactions)
@@ -86,12 +86,12 @@ class RulesStage(Stage):
                 "rules: the data has no 'item' column; association rules need one item per "
                 "transaction row (map it with data.transactions.columns.item, or set rules=none)"
             )
-        check_baskets(_baskets(state))  # before any run starts: e.g. every basket holds a single item
+        check_baskets(run_baskets(state))  # before any run starts: e.g. every basket holds a single item
         if spec.settings.per_segment:  # no pass over a segment's rules could fit the memory budget
-            check_compare_budget(_baskets(state), spec.settings.segment_memory_budget_gib)
+            check_compare_budget(run_baskets(state), spec.settings.segment_memory_budget_gib)
 
     def prepare(self, spec: ComponentSpec, state: RunState) -> RulesInput:
-        baskets = _baskets(state)
+        baskets = run_baskets(state)
         train, holdout = baskets.split_by_time(spec.settings.holdout_fraction)
         fit, validation = train.split_by_time(spec.settings.validation_fraction)
         return RulesInput(baskets, train, holdout, fit, validation, spec.settings.k, state.seed)

@@ -288,3 +288,20 @@ def test_purchases_slow_down_before_churn(data: CRMData) -> None:
     last_60 = days_before.between(0, 59).sum()
     earlier_60 = days_before.between(120, 179).sum()
     assert last_60 < 0.7 * earlier_60
+
+
+def test_planted_sequences_follow_in_the_next_basket_never_the_same() -> None:
+    plain = SyntheticCRM(n_customers=400, seed=3).load().transactions
+    assert_frame_equal(SyntheticCRM(n_customers=400, seed=3, sequence_strength=0.0).load().transactions, plain)
+    source = SyntheticCRM(n_customers=400, seed=3, sequence_strength=0.9)
+    assert source.planted_sequences() == [("flour", "sugar"), ("beef", "wine")]
+    tx = source.load().transactions
+    baskets = tx.groupby("basket_id")["item"].agg(frozenset)
+    owner = tx.groupby("basket_id")[["customer_id", "timestamp"]].first().sort_values("timestamp", kind="stable")
+    for first, then in source.planted_sequences():
+        assert not any(first in b and then in b for b in baskets)
+        follows = []
+        for _, rows in owner.groupby("customer_id"):
+            items = baskets.loc[rows.index].tolist()
+            follows += [then in nxt for cur, nxt in zip(items, items[1:]) if first in cur and first not in nxt]
+        assert np.mean(follows) > 0.85  # the strength, plus the few who buy it anyway

@@ -342,7 +342,8 @@ def test_a_postgresql_restart_mid_study_loses_no_trial_and_leaves_nothing_runnin
     process = setup.start(0, *command)
     before = restart_mid_study(setup, process, postgres_url)
     assert process.wait(TIMEOUT) == 0, setup.output(0)  # the workers went on
-    assert "lost the database connection" in setup.output(0)
+    # whether a worker was mid-query at the restart (and logged "lost the database connection") depends on the
+    # machine's load: pooled connections are checked before use, so a worker between queries reconnects silently
     study = setup.study()
     found = states(study)
     assert found["COMPLETE"] == 12 and "RUNNING" not in found, found

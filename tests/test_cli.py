@@ -21,7 +21,7 @@ crmflow = run_cli
             ["segmentation=kmean"],
             (
                 "segmentation: unknown option 'kmean'; did you mean 'kmeans'? (valid: agglomerative, "
-                "birch, dbscan, decision_tree, gmm, hdbscan, kmeans, minibatch_kmeans, none, rfm_quantiles)"
+                "birch, dbscan, decision_tree, gmm, hdbscan, hmm, kmeans, minibatch_kmeans, none, rfm_quantiles)"
             ),
         ),
         (

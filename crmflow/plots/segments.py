@@ -69,3 +69,18 @@ def objective_by_size(history: pd.DataFrame, metric: str, path: Path, size_param
     ax.set(xlabel=column.removeprefix("params_"), ylabel=metric, title=f"segmentation: {metric} by {column[7:]}")
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def transition_heatmap(transitions: pd.DataFrame, shares: pd.Series, path: Path) -> Path:
+    """From-state × next-state probabilities of a hidden Markov segmentation, with each state's current share."""
+    plt = pyplot()
+    n = len(transitions)
+    fig, ax = plt.subplots(figsize=(1.5 + 1.1 * n, 1.2 + 0.9 * n))
+    image = ax.imshow(transitions.to_numpy(dtype="float64"), cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), transitions.columns, rotation=30, ha="right")
+    ax.set_yticks(range(n), [f"{name} ({shares.get(name, 0):.0%} now)" for name in transitions.index])
+    for (i, j), value in np.ndenumerate(transitions.to_numpy(dtype="float64")):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
+    fig.colorbar(image, ax=ax, label="probability next period")
+    ax.set(xlabel="next period", ylabel="this period", title="Customer state transitions")
+    return save_figure(fig, path)

@@ -7,6 +7,7 @@ holdout, and logged as one scikit-learn pipeline.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from crmflow.prediction.task import REGRESSION, Task, task_of
 from crmflow.preprocessing import build_preprocessor, require_numeric
 from crmflow.segmentation.assign import SegmentAssigner
 from crmflow.stages.contract import FoldReport, LoggedModel, RunState, Stage, StageResult, TuningResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,7 +114,12 @@ class PredictorStage(Stage):
         settings: PredictorSettings = spec.settings
         task = task_of(spec)
         segments = None
-        if settings.segment_feature and state.segments is not None:
+        if settings.segment_feature and state.segments is not None and state.segments.segmenter is None:
+            logger.info(
+                "predictor: the segments come from the transaction log (segmentation=hmm), not the customer "
+                "features, so they cannot be refitted inside the folds and are not a feature"
+            )
+        elif settings.segment_feature and state.segments is not None:
             segments = SegmentAssigner(
                 build_preprocessor(state.preprocessing), state.segments.segmenter, state.segments.columns
             )

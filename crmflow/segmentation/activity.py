@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 ACTIVITY_FEATURES = ("purchases", "spend", "items")
 PERIODS = ("M", "W")
-FEATURES_KEY = "segmentation.settings.features"
+FEATURES_KEY = "segmentation.features"
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,9 +69,15 @@ class ActivityPanel:
         """The row of each customer's last (current) period."""
         return np.cumsum(self.lengths) - 1
 
+    def subset(self, customers: pd.Index) -> ActivityPanel:
+        """The sequences of those of `customers` the panel holds, in the panel's order."""
+        keep = self.customers.isin(customers)
+        rows = np.repeat(keep, self.lengths)
+        return ActivityPanel(self.X[rows], self.lengths[keep], self.customers[keep], self.periods, self.features)
+
 
 def _check_options(transactions: pd.DataFrame, period: str, features: Sequence[str]) -> tuple[str, ...]:
-    validate({"period": period}, {"period": [Options(PERIODS)]}, "segmentation.settings")
+    validate({"period": period}, {"period": [Options(PERIODS)]}, "segmentation")
     if isinstance(features, str) or not features:
         valid = ", ".join(ACTIVITY_FEATURES)
         raise ConfigError(f"{FEATURES_KEY}: must be a non-empty list of {valid}; got {features!r}")
@@ -120,15 +126,19 @@ def period_activity(
     """The activity panel of every customer with a purchase in a complete period before `cutoff`."""
     features = _check_options(transactions, period, features)
     cutoff = pd.Timestamp(cutoff)
+    timestamps = pd.to_datetime(transactions["timestamp"])
+    if timestamps.dt.tz is not None:  # periods are wall-clock months or weeks where the data live
+        timestamps = timestamps.dt.tz_localize(None)
+        cutoff = cutoff.tz_convert(transactions["timestamp"].dt.tz).tz_localize(None) if cutoff.tz else cutoff
     if pd.isna(cutoff):
         raise DataError("segmentation: period activity needs the features cutoff; got none")
     last = pd.Period(cutoff, freq=period) - 1  # the period holding the cutoff is never complete before it
-    timestamps = pd.to_datetime(transactions["timestamp"])
     before = timestamps < cutoff
     kept = timestamps < (last + 1).start_time
     if not kept.any():
         raise DataError(
-            f"segmentation: no transaction in a complete period ({period}) before the cutoff {cutoff.date()}"
+            f"segmentation.period: no transaction in a complete period ({period}) before the cutoff {cutoff.date()}; "
+            "choose a shorter period (W) or a later features.cutoff"
         )
     if (dropped := int((before & ~kept).sum())) > 0:
         logger.info("period activity: %d transactions of the partial period before the cutoff left out", dropped)

@@ -1,4 +1,4 @@
-"""Hidden Markov customer states over per-period activity (the core of a future `segmentation=hmm`).
+"""Hidden Markov customer states over per-period activity: `segmentation=hmm`.
 
 `CustomerStates` fits a Gaussian HMM (hmmlearn) to an `ActivityPanel`
 (`crmflow.segmentation.activity.period_activity`): X is transformed to log1p(max(X, 0)) (a period whose
@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from crmflow.config.constraints import Interval, Options
 from crmflow.config.validation import validate_parameters
 from crmflow.errors import DataError
-from crmflow.segmentation.activity import ActivityPanel
+from crmflow.segmentation.activity import PERIODS, ActivityPanel, period_activity
 
 __all__ = ["COVARIANCE_TYPES", "CustomerStates", "state_names"]
 
@@ -91,8 +91,15 @@ class CustomerStates(BaseEstimator):
     `converged_`, `labels_` (current state per customer) and `state_shares_` (customers per current state).
     """
 
+    activity_panel = True  # the segmentation stage hands it the log's ActivityPanel, not the customer features
+    objective = ("bic", "minimize")  # what tuning.objectives.segmentation: {metric: auto} means for it
+    criteria = ("log_likelihood", "bic", "aic")  # metrics of every fit (`criteria_`)
+    panel_params = ("period", "features")  # the parameters its panel depends on (one panel each, per run)
+
     _parameter_constraints: dict[str, list[Any]] = {
         "n_states": [Interval(int, 2, None)],
+        "period": [Options(PERIODS)],
+        "features": [list, tuple],
         "covariance_type": [Options(COVARIANCE_TYPES)],
         "n_iter": [Interval(int, 1, None)],
         "tol": [Interval(float, 0, None)],
@@ -103,6 +110,8 @@ class CustomerStates(BaseEstimator):
     def __init__(
         self,
         n_states: int = 3,
+        period: str = "M",
+        features: Sequence[str] = ("purchases", "spend"),
         covariance_type: str = "diag",
         n_iter: int = 100,
         tol: float = 1e-3,
@@ -110,11 +119,27 @@ class CustomerStates(BaseEstimator):
         n_init: int = 1,
     ) -> None:
         self.n_states = n_states
+        self.period = period
+        self.features = features
         self.covariance_type = covariance_type
         self.n_iter = n_iter
         self.tol = tol
         self.random_state = random_state
         self.n_init = n_init
+
+    def panel(self, transactions: pd.DataFrame, cutoff: pd.Timestamp) -> ActivityPanel:
+        """The activity panel this model reads: `period` totals of `features` before `cutoff`."""
+        return period_activity(transactions, cutoff, self.period, list(self.features))
+
+    @property
+    def criteria_(self) -> dict[str, float]:
+        """The fit's log-likelihood, BIC and AIC (metrics of the segmentation stage)."""
+        check_is_fitted(self, "bic_")
+        return {"log_likelihood": float(self.log_likelihood_), "bic": float(self.bic_), "aic": float(self.aic_)}
+
+    def check_panel(self, panel: ActivityPanel) -> None:
+        """DataError naming segmentation.n_states when the panel is too short for the states, before any fit."""
+        self._check_panel(panel)
 
     def _check_panel(self, panel: ActivityPanel) -> None:
         n_rows, longest = panel.X.shape[0], int(np.max(panel.lengths, initial=0))
@@ -131,7 +156,7 @@ class CustomerStates(BaseEstimator):
         check_is_fitted(self, "scaler_mean_")
         if tuple(panel.features) != self.features_:
             raise DataError(
-                f"segmentation.settings.features: the model was fitted on {list(self.features_)}; "
+                f"segmentation.features: the model was fitted on {list(self.features_)}; "
                 f"the panel has {list(panel.features)}"
             )
         return (np.log1p(np.maximum(panel.X, 0.0)) - self.scaler_mean_) / self.scaler_scale_

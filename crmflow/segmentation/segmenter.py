@@ -4,6 +4,10 @@ Every segmenter has `fit_predict(X, y=None)` (scikit-learn clusterers, crmflow's
 segmenters). A class may also declare:
 
 - `raw_features = True`: it reads the raw customer features (and the label), not the preprocessed matrix;
+- `activity_panel = True`: it reads the transaction log's per-period activity (`panel(transactions, cutoff)`, an
+  `ActivityPanel`) and labels the panel's customers (`labels_`, by customer id), e.g. hidden Markov states;
+- `objective = (metric, direction)`: what `tuning.objectives.segmentation: {metric: auto}` means for it, and
+  `criteria`: the names of the extra metrics every fit reports (`criteria_`, learned);
 - `check_features(X, y)`: raises a DataError when it cannot segment these features, before any fit;
 - `segment_names_` (learned): segment id -> readable name, e.g. a tree leaf's path;
 - `wraps = "<parameter>"`: it fits the segmenter held in that parameter differently (e.g. on a sample:
@@ -24,6 +28,7 @@ __all__ = [
     "NamedSegments",
     "Segmenter",
     "check_features",
+    "reads_activity",
     "reads_raw_features",
     "requested_segments",
     "segment_names",
@@ -61,6 +66,11 @@ def wrapped(segmenter: Segmenter) -> Segmenter:
 def reads_raw_features(segmenter: Segmenter) -> bool:
     """Whether the (wrapped) segmenter's class declares `raw_features = True`."""
     return getattr(type(wrapped(segmenter)), "raw_features", False) is True
+
+
+def reads_activity(segmenter: Segmenter) -> bool:
+    """Whether the (wrapped) segmenter's class declares `activity_panel = True`."""
+    return getattr(type(wrapped(segmenter)), "activity_panel", False) is True
 
 
 def check_features(segmenter: Segmenter, X: Any, y: Any = None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from crmflow.config.components import ComponentSpec
+from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter
 from crmflow.preprocessing import build_preprocessor, require_numeric
@@ -22,9 +23,16 @@ from crmflow.segmentation.metrics import (
 )
 from crmflow.segmentation.profiles import segment_profiles
 from crmflow.segmentation.sampling import SampledSegmenter, assignment_metrics
-from crmflow.segmentation.segmenter import check_features, reads_raw_features, requested_segments, segment_names
+from crmflow.segmentation.segmenter import (
+    check_features,
+    reads_activity,
+    reads_raw_features,
+    requested_segments,
+    segment_names,
+)
 from crmflow.segmentation.settings import SegmentationSettings
 from crmflow.segmentation.stability import bootstrap_stability
+from crmflow.segmentation.transitions import next_period_shares, state_artifacts
 from crmflow.stages.contract import RunState, Segments, Stage, StageResult, TuningResult
 
 logger = logging.getLogger(__name__)
@@ -44,6 +52,25 @@ class SegmentationInput:
     seed: int
     trial_stability: bool = True
     fit_sample: int | None = None
+    history: pd.DataFrame | None = None  # the transactions, for segmenters that read per-period activity
+    cutoff: Any = None
+    panels: dict = field(default_factory=dict)  # activity panels by the segmenter's panel_params
+
+    def panel(self, estimator: Any) -> Any:
+        """The activity panel of the table's customers the segmenter reads (built once per panel_params)."""
+        key = tuple((name, repr(getattr(estimator, name))) for name in getattr(type(estimator), "panel_params", ()))
+        if key not in self.panels:
+            self.panels[key] = estimator.panel(self.history, self.cutoff).subset(self.raw.index)
+        return self.panels[key]
+
+    def fit(self, estimator: Any) -> tuple[Any, np.ndarray]:
+        """A fresh clone fitted on every customer (on a sample with a fit sample), and the labels of all of them;
+        a segmenter of activity labels the customers of its panel, the others (no complete period) are noise."""
+        if reads_activity(estimator):
+            fitted = clone(estimator).fit(self.panel(estimator))
+            return fitted, _aligned(fitted.labels_, self.raw.index)
+        fitted = clone(self.segmenter(estimator))
+        return fitted, np.asarray(fitted.fit_predict(self.inputs(estimator), self.target))
 
     def inputs(self, estimator: Any) -> pd.DataFrame:
         """What the segmenter reads: the raw features for rule-based segmenters, else the matrix."""
@@ -56,10 +83,23 @@ class SegmentationInput:
     def fit_labels(self, estimator: Any, rows: np.ndarray | None = None) -> np.ndarray:
         """Fit a fresh clone on all customers (or on `rows`; on a sample of them with a fit sample) and
         return the labels of all of them (or of `rows`)."""
+        if reads_activity(estimator):
+            customers = self.raw.index if rows is None else self.raw.index[rows]
+            return _aligned(clone(estimator).fit(self.panel(estimator).subset(customers)).labels_, customers)
         X, y = self.inputs(estimator), self.target
         if rows is not None:
             X, y = X.iloc[rows], None if y is None else y.iloc[rows]
         return np.asarray(clone(self.segmenter(estimator)).fit_predict(X, y))
+
+
+def _aligned(labels: pd.Series, customers: pd.Index) -> np.ndarray:
+    """Labels by customer id in the order of `customers`; noise for those without one."""
+    return labels.reindex(customers).fillna(NOISE).astype(int).to_numpy()
+
+
+def _criteria(fitted: Any) -> dict[str, float]:
+    """The extra metrics a segmenter's fit reports (its class lists their names in `criteria`)."""
+    return dict(fitted.criteria_) if getattr(type(fitted), "criteria", ()) else {}
 
 
 def _checked_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +137,11 @@ class SegmentationStage(Stage):
     example_option = "kmeans"
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:
-        return list(SEGMENTATION_METRICS)
+        return [*SEGMENTATION_METRICS, *getattr(type(spec.build({})), "criteria", ())]
+
+    def default_objective(self, spec: ComponentSpec) -> Objective:
+        """The segmenter's own (`objective`, e.g. BIC for hidden Markov states), else the silhouette."""
+        return Objective(*getattr(type(spec.build({})), "objective", ("silhouette", "maximize")))
 
     def check_config(self, spec: ComponentSpec) -> None:
         size_parameter = spec.settings.size_parameter
@@ -138,6 +182,10 @@ class SegmentationStage(Stage):
         )
         present = [c for c in self._columns(spec, state) if c in state.table.X.columns]  # later: coming columns too
         check_features(estimator, state.table.X[present], state.table.y)
+        if reads_activity(estimator):
+            if settings.fit_sample is not None:
+                raise ConfigError(f"{spec.key}.settings.fit_sample: {spec.short_name} fits every customer's activity")
+            estimator.check_panel(estimator.panel(state.data.transactions, state.table.cutoff))
 
     @staticmethod
     def _columns(spec: ComponentSpec, state: RunState) -> list[str]:
@@ -157,14 +205,17 @@ class SegmentationStage(Stage):
                 fit_sample,
                 len(raw),
             )
-        return SegmentationInput(raw, matrix, state.table.y, state.seed, trial_stability, fit_sample)
+        return SegmentationInput(
+            raw, matrix, state.table.y, state.seed, trial_stability, fit_sample, state.data.transactions,
+            state.table.cutoff,
+        )  # fmt: skip
 
-    def _labels(self, estimator: Any, prepared: SegmentationInput, size_parameter: str | None) -> np.ndarray:
+    def _fit(self, estimator: Any, prepared: SegmentationInput, size_parameter: str | None) -> tuple[Any, np.ndarray]:
         n_segments = requested_segments(estimator, size_parameter)
         fitted = prepared.fit_sample or len(prepared.matrix)
         if n_segments is not None and n_segments > fitted:
             raise DataError(f"segmentation: {n_segments} segments requested for {fitted} customers")
-        return prepared.fit_labels(estimator)
+        return prepared.fit(estimator)
 
     def _metrics(
         self, estimator: Any, prepared: SegmentationInput, labels: np.ndarray, spec: ComponentSpec, stability: bool
@@ -178,14 +229,14 @@ class SegmentationStage(Stage):
         return metrics
 
     def score(self, estimator: Any, prepared: SegmentationInput, spec: ComponentSpec) -> dict[str, float]:
-        labels = self._labels(estimator, prepared, spec.settings.size_parameter)
+        fitted, labels = self._fit(estimator, prepared, spec.settings.size_parameter)
         noise_share = float(np.mean(labels == NOISE))
         if noise_share > spec.settings.max_noise_share:
             raise ValueError(
                 f"{noise_share:.0%} of customers are noise, above segmentation.settings.max_noise_share="
                 f"{spec.settings.max_noise_share}; this candidate cannot win"
             )
-        return self._metrics(estimator, prepared, labels, spec, prepared.trial_stability)
+        return {**self._metrics(estimator, prepared, labels, spec, prepared.trial_stability), **_criteria(fitted)}
 
     def finalize(
         self,
@@ -195,15 +246,16 @@ class SegmentationStage(Stage):
         state: RunState,
         tuned: TuningResult | None,
     ) -> StageResult:
-        fitted = clone(prepared.segmenter(estimator))
-        labels = fitted.fit_predict(prepared.inputs(estimator), prepared.target)
-        labels = pd.Series(np.asarray(labels), index=prepared.raw.index, name="segment")
+        fitted, labels = prepared.fit(estimator)
+        labels = pd.Series(labels, index=prepared.raw.index, name="segment")
         metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
-        metrics.update(assignment_metrics(fitted, len(labels)))
+        metrics.update({**assignment_metrics(fitted, len(labels)), **_criteria(fitted)})
         names = {NOISE: "noise", **segment_names(fitted)}
         profiled = prepared.raw.join(state.table.X[[c for c in state.coming_columns if c not in prepared.raw]])
         profiles = segment_profiles(profiled, labels, prepared.target, names, purchase_history(state))
-        artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv"]
+        states = state_artifacts(fitted, state.artifact_dir)  # hidden Markov states: transitions, mean activity
+        profiles = profiles.join(next_period_shares(fitted))
+        artifacts = [state.artifact_dir / "segment_profiles.csv", state.artifact_dir / "segment_labels.csv", *states]
         profiles.to_csv(artifacts[0])
         state.privacy.to_csv(labels, artifacts[1])  # ids as tracking.privacy says
         artifacts.append(segment_scatter(prepared.matrix, labels, state.artifact_dir / "segments_pca.png"))
@@ -216,5 +268,7 @@ class SegmentationStage(Stage):
                 spec.settings.size_parameter,
             )
             artifacts += [plot] if plot is not None else []
-        state.segments = Segments(labels, clone(prepared.segmenter(estimator)), list(prepared.raw.columns))
+        # a segmenter of activity cannot be refitted on feature rows inside the predictor's folds: labels only
+        segmenter = None if reads_activity(estimator) else clone(prepared.segmenter(estimator))
+        state.segments = Segments(labels, segmenter, list(prepared.raw.columns))
         return StageResult(metrics, artifacts)

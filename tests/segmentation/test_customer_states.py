@@ -65,11 +65,11 @@ def test_only_complete_periods_before_the_cutoff():
 @pytest.mark.parametrize(
     ("kwargs", "error", "start", "part"),
     [
-        ({"period": "D"}, ConfigError, "segmentation.settings.period:", "'M'"),
-        ({"features": ("spnd",)}, ConfigError, "segmentation.settings.features:", "did you mean 'spend'"),
-        ({"features": ("spend", "x")}, ConfigError, "segmentation.settings.features:", "purchases, spend, items"),
-        ({"features": ()}, ConfigError, "segmentation.settings.features:", "non-empty"),
-        ({"cutoff": pd.Timestamp("2024-01-20")}, DataError, "segmentation:", "no transaction"),
+        ({"period": "D"}, ConfigError, "segmentation.period:", "'M'"),
+        ({"features": ("spnd",)}, ConfigError, "segmentation.features:", "did you mean 'spend'"),
+        ({"features": ("spend", "x")}, ConfigError, "segmentation.features:", "purchases, spend, items"),
+        ({"features": ()}, ConfigError, "segmentation.features:", "non-empty"),
+        ({"cutoff": pd.Timestamp("2024-01-20")}, DataError, "segmentation.period:", "no transaction"),
     ],
 )
 def test_period_activity_bad_input(kwargs, error, start, part):
@@ -81,7 +81,7 @@ def test_period_activity_bad_input(kwargs, error, start, part):
 
 
 def test_items_need_the_item_column():
-    with pytest.raises(DataError, match=r"^segmentation\.settings\.features: 'items' needs"):
+    with pytest.raises(DataError, match=r"^segmentation\.features: 'items' needs"):
         period_activity(tiny_log().drop(columns="item"), CUTOFF, features=("items",))
 
 
@@ -205,5 +205,5 @@ def test_prediction_needs_a_fit_on_the_same_features(planted):
     panel = period_activity(tiny_log(), CUTOFF, features=("purchases", "spend", "items"))
     with pytest.raises(NotFittedError):
         CustomerStates().predict_current(panel)
-    with pytest.raises(DataError, match=r"^segmentation\.settings\.features: the model was fitted on"):
+    with pytest.raises(DataError, match=r"^segmentation\.features: the model was fitted on"):
         planted[2].predict_current(panel)

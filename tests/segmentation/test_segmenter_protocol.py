@@ -25,7 +25,7 @@ from crmflow.segmentation.segmenter import (
 from crmflow.segmentation.tree_segments import DecisionTreeSegmenter
 
 SIZES = {"kmeans": "n_clusters", "minibatch_kmeans": "n_clusters", "agglomerative": "n_clusters"}
-SIZES |= {"birch": "n_clusters", "gmm": "n_components"}
+SIZES |= {"birch": "n_clusters", "gmm": "n_components", "hmm": "n_states"}
 OPTIONS = sorted(p.stem for p in (config_dir() / "segmentation").glob("*.yaml") if p.stem not in ("_settings", "none"))
 
 

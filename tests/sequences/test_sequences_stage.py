@@ -134,3 +134,26 @@ def test_a_run_logs_the_stage_beside_segments(tmp_path: Path) -> None:
 def test_bad_settings_get_one_line(overrides: list[str], expected: str, tmp_path: Path) -> None:
     result = run_cli(*BASE, *ONLY, *overrides, cwd=tmp_path)
     assert_one_line_error(result, expected, tmp_path)
+
+
+def _write_log(folder: Path, rows: list[tuple[str, str, str]]) -> None:
+    frame = pd.DataFrame(rows, columns=["customer_id", "timestamp", "item"]).assign(amount=1.0)
+    frame.to_csv(folder / "tx.csv", index=False)
+
+
+CSV = ["data=csv", "data.transactions.path=tx.csv", "features._target_=null", "sequences=prefixspan", *ONLY,
+       "tuning=off", "sequences.settings.cutoff=2024-03-01"]  # fmt: skip
+SINGLE = [(f"c{i}", f"2024-0{1 + i % 4}-1{i % 9}", f"item {i % 5}") for i in range(40)]  # one basket each
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("rows", "overrides", "expected"),
+    [
+        (SINGLE, [], "sequences: the data has no 'item' column"),
+        (SINGLE, ["data.transactions.columns.item=item"], "sequences: every one of the 40 customers has a single"),
+    ],
+)
+def test_bad_data_gets_one_line(rows: list, overrides: list[str], expected: str, tmp_path: Path) -> None:
+    _write_log(tmp_path, rows)
+    assert_one_line_error(run_cli(*CSV, *overrides, cwd=tmp_path), expected, tmp_path)

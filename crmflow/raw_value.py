@@ -47,7 +47,7 @@ def value_model_uri(run_id: str, tracking_uri: str) -> str:
             "(value.settings.add_features) but logged no value model to rebuild them with; score a feature table "
             "that has them with input=<csv|parquet>"
         )
-    return f"models:/{ready[-1].model_id}"
+    return f"models:/{max(ready, key=lambda m: m.creation_timestamp).model_id}"
 
 
 def run_value_columns(

@@ -185,6 +185,11 @@ def predict_frame(model: Any, frame: pd.DataFrame, columns: list[str]) -> pd.Dat
     except MlflowException as error:
         raise DataError(f"predict.input: the rows do not match the model's signature: {_first_line(error)}") from error
     outputs = _outputs(predicted)
+    clashing = [name for name in outputs.columns if name in frame.columns]
+    if clashing:
+        raise DataError(
+            f"predict.input: the input already has column(s) {clashing} that the model writes; drop or rename them"
+        )
     if len(outputs) != len(frame):
         raise DataError(
             f"predict.model: the model returned {len(outputs)} rows for {len(frame)} input rows; crmflow predict "
@@ -215,7 +220,7 @@ def _outputs(predicted: Any) -> pd.DataFrame:
     """The model's output columns: a table of several named columns as it is (a value model's expected
     purchases, P(alive), CLV), anything else as the one column `prediction`."""
     if isinstance(predicted, pd.DataFrame) and predicted.shape[1] > 1:
-        return predicted.reset_index(drop=True)
+        return predicted.reset_index(drop=True).rename(columns=str)
     values = predicted.iloc[:, 0] if isinstance(predicted, pd.DataFrame) else predicted
     return pd.DataFrame({"prediction": list(values)})
 

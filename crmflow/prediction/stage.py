@@ -116,8 +116,8 @@ class PredictorStage(Stage):
         segments = None
         if settings.segment_feature and state.segments is not None and state.segments.segmenter is None:
             logger.info(
-                "predictor: the segments come from the transaction log (segmentation=hmm), not the customer "
-                "features, so they cannot be refitted inside the folds and are not a feature"
+                "predictor: the segments come from the transaction log, not the customer features, so they cannot "
+                "be refitted inside the folds and are not a feature"
             )
         elif settings.segment_feature and state.segments is not None:
             segments = SegmentAssigner(

@@ -1,5 +1,6 @@
 """Artifacts of a segmenter of states (hidden Markov customer states): the transition matrix as CSV and
-heat-map, each state's mean activity, and the profile columns `next_<state>` (the share moving there next period)."""
+heat-map, each state's mean activity, and the profile columns `next_<state>` (the probability of moving there next
+period)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _has_states(fitted: Any) -> bool:
 
 
 def next_period_shares(fitted: Any) -> pd.DataFrame:
-    """Per state (by its index), the share of its customers in each state next period; empty for other segmenters."""
+    """Per state (by its index), the fitted probability of each state next period; empty for other segmenters."""
     if not _has_states(fitted):
         return pd.DataFrame()
     shares = fitted.transmat_.add_prefix("next_")

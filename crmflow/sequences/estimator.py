@@ -17,11 +17,9 @@ from crmflow.config.validation import validate_parameters
 from crmflow.errors import DataError
 from crmflow.sequences.histories import Histories
 from crmflow.sequences.matching import HistoryMatcher
-from crmflow.sequences.prefixspan import Pattern, frequent_patterns
+from crmflow.sequences.prefixspan import GAP_UNITS, Pattern, frequent_patterns
 
 __all__ = ["SequentialPatterns", "pattern_text"]
-
-GAP_UNITS = ("baskets", "days")
 
 
 def pattern_text(pattern: Pattern, items: list[str]) -> str:

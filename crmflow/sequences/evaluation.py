@@ -38,7 +38,8 @@ class NextBaskets:
 
 
 def split_next(histories: Histories, cutoff: pd.Timestamp, end: pd.Timestamp | None, key: str) -> NextBaskets:
-    """Histories before `cutoff`, and every customer with one who buys again on or after it (before `end`)."""
+    """Histories up to `cutoff` (on or before it, as the features count), and every customer with one who buys
+    again after it (up to `end`)."""
     train = histories.before(cutoff)
     following = histories.next_baskets(cutoff, end)
     evaluated = train.subset(set(following))

@@ -28,19 +28,19 @@ class Histories:
         return len(self.customers)
 
     def before(self, cutoff: pd.Timestamp) -> Histories:
-        """Each customer's baskets before `cutoff` (customers with none left out)."""
+        """Each customer's baskets on or before `cutoff` (as the features count them; customers with none left out)."""
         limit = as_days(cutoff)
-        kept = [(c, b, d, int(np.searchsorted(d, limit, side="left"))) for c, b, d in self._rows()]
+        kept = [(c, b, d, int(np.searchsorted(d, limit, side="right"))) for c, b, d in self._rows()]
         return Histories([c for c, _, _, n in kept if n], [b[:n] for _, b, _, n in kept if n],
                          [d[:n] for _, _, d, n in kept if n])  # fmt: skip
 
     def next_baskets(self, cutoff: pd.Timestamp, end: pd.Timestamp | None = None) -> dict[str, frozenset[str]]:
-        """Each customer's first basket on or after `cutoff` (and before `end`), for those with one."""
+        """Each customer's first basket after `cutoff` (and on or before `end`), for those with one."""
         start, stop = as_days(cutoff), np.inf if end is None else as_days(end)
         found = {}
         for customer, baskets, days in self._rows():
-            i = int(np.searchsorted(days, start, side="left"))
-            if i < len(days) and days[i] < stop:
+            i = int(np.searchsorted(days, start, side="right"))
+            if i < len(days) and days[i] <= stop:
                 found[customer] = baskets[i]
         return found
 

@@ -59,7 +59,7 @@ class HistoryMatcher:
             return ends[0] < j
         if self.gap_unit == "baskets":
             return any(0 < j - e <= self.max_gap for e in ends)
-        return any(e < j and self.days[j] - self.days[e] <= self.max_gap for e in ends)
+        return any(e < j and self.days[j] <= self.days[e] + self.max_gap for e in ends)
 
     def fires(self, antecedent: Pattern, as_of: float) -> bool:
         """Whether a rule with this antecedent predicts the next basket (position len(history), on `as_of`)."""
@@ -74,4 +74,4 @@ class HistoryMatcher:
             return bool(ends)
         if self.gap_unit == "baskets":
             return len(self.history) - ends[-1] <= self.max_gap
-        return as_of - self.days[ends[-1]] <= self.max_gap
+        return as_of <= self.days[ends[-1]] + self.max_gap

@@ -41,16 +41,16 @@ def top_rules_markdown(rules: pd.DataFrame, top: int) -> str:
 
 
 def sequence_artifacts(
-    fitted: SequentialPatterns, metrics: dict[str, float], k: int, top: int, folder: Path, prefix: str = ""
+    fitted: SequentialPatterns, metrics: dict[str, float], k: int, top: int, folder: Path
 ) -> list[Path]:
-    """Write <prefix>sequential_patterns.csv, sequential_rules.csv, top_sequential_rules.md,
-    sequence_evaluation.csv and sequential_patterns.png into `folder`."""
-    paths = {name: folder / f"{prefix}{name}" for name in (
+    """Write sequential_patterns.csv, sequential_rules.csv, top_sequential_rules.md, sequence_evaluation.csv and
+    sequential_patterns.png into `folder`."""
+    paths = {name: folder / name for name in (
         "sequential_patterns.csv", "sequential_rules.csv", "top_sequential_rules.md", "sequence_evaluation.csv",
     )}  # fmt: skip
     fitted.patterns_[PATTERN_COLUMNS].to_csv(paths["sequential_patterns.csv"], index=False)
     fitted.rules_[RULE_COLUMNS].to_csv(paths["sequential_rules.csv"], index=False)
     paths["top_sequential_rules.md"].write_text(top_rules_markdown(fitted.rules_, top))
     evaluation_table(metrics, k).to_csv(paths["sequence_evaluation.csv"], index=False)
-    plot = top_patterns_plot(fitted.patterns_, folder / f"{prefix}sequential_patterns.png")
+    plot = top_patterns_plot(fitted.patterns_, folder / "sequential_patterns.png")
     return [*paths.values(), plot]

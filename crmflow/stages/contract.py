@@ -41,7 +41,7 @@ class Segments:
     feature columns it reads, so a predictor can refit it inside each CV fold."""
 
     labels: pd.Series
-    segmenter: Segmenter
+    segmenter: Segmenter | None  # None: the labels come from the log (states), not refittable on feature rows
     columns: list[str]
 
 

@@ -24,7 +24,7 @@ from crmflow.errors import ConfigError
 from crmflow.value.base import SUMMARY_COLUMNS, PurchaseModel
 from crmflow.value.estimator import NO_SPEND, SPEND_MODELS, CustomerValue
 from crmflow.value.settings import ValueSettings
-from crmflow.value.summary import customer_summary
+from crmflow.value.summary import CALENDAR_DAY, customer_summary
 
 __all__ = ["DATA_FILE", "LOADER_MODULE", "ValueModel", "ValueScoring"]
 
@@ -32,7 +32,6 @@ LOADER_MODULE = "crmflow.value.pyfunc"
 DATA_FILE = "value_model.json"
 FORMAT, VERSION = "crmflow.value", 1
 KEY = "predict.model"
-DAY = pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class ValueModel:
 
     def inputs_at(self, transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
         """Each customer's summary as of the day before `cutoff` (as a run with the default calibration end)."""
-        end = pd.Timestamp(cutoff).normalize() - DAY
+        end = pd.Timestamp(cutoff).normalize() - CALENDAR_DAY
         s = self.scoring
         amount = "amount" if self.fitted.spend_ is not None else None
         summary = customer_summary(

@@ -18,7 +18,7 @@ from crmflow.value.gamma_gamma import frequency_spend_correlation
 from crmflow.value.logged import logged_value_model
 from crmflow.value.report import value_artifacts
 from crmflow.value.settings import ValueSettings
-from crmflow.value.summary import customer_summary, days_per_unit, holdout_summary
+from crmflow.value.summary import CALENDAR_DAY, customer_summary, days_per_unit, holdout_summary
 
 logger = logging.getLogger(__name__)
 END_KEY = "value.settings.calibration_end"
@@ -64,7 +64,7 @@ def _calibration_end(settings: ValueSettings, state: RunState) -> tuple[pd.Times
                 f"set {END_KEY} to a date, e.g. {END_KEY}=2020-06-30"
             )
         # the features count purchases up to the start of the cutoff day: the calibration ends the day before
-        return pd.Timestamp(state.table.cutoff).normalize() - DAY, "features.cutoff"
+        return pd.Timestamp(state.table.cutoff).normalize() - CALENDAR_DAY, "features.cutoff"
     end, zone = pd.Timestamp(str(settings.calibration_end)), state.data.transactions["timestamp"].dt.tz
     return (end.tz_localize(zone) if zone is not None and end.tz is None else end), END_KEY
 

@@ -12,9 +12,10 @@ import pandas as pd
 
 from crmflow.errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["TIME_UNITS", "customer_summary", "days_per_unit", "holdout_summary"]
+__all__ = ["CALENDAR_DAY", "TIME_UNITS", "customer_summary", "days_per_unit", "holdout_summary"]
 
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0}  # days per time unit
+CALENDAR_DAY = pd.DateOffset(days=1)  # one calendar day, also across a DST change (24 hours may not be)
 
 
 def days_per_unit(time_unit: str) -> float:

@@ -33,7 +33,7 @@ def test_the_stage_segments_customers_by_their_current_state(tmp_path: Path) -> 
     trial = stage.score(spec.build({"n_states": 2}), prepared, spec)
     assert set(stage.metric_names(spec)) - {"stability"} <= set(trial)
     result = stage.finalize(spec.build(), prepared, spec, state, None)
-    assert result.metrics["n_segments"] == 3 and result.metrics["bic"] == pytest.approx(trial["bic"], abs=1e9)
+    assert result.metrics["n_segments"] == 3 and trial["n_segments"] == 2 and trial["bic"] != result.metrics["bic"]
     names = {p.name for p in result.artifacts}
     assert {"state_transitions.csv", "state_transitions.png", "state_means.csv"} <= names
     transitions = pd.read_csv(tmp_path / "state_transitions.csv", index_col="from_state")
@@ -56,7 +56,7 @@ def test_a_run_with_the_predictor_tunes_on_bic_and_leaves_the_segment_feature_ou
                  "segmentation.settings.stability_resamples=0", f"tracking.uri={uri}"]  # fmt: skip
     result = run_cli(*overrides, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "the segments come from the transaction log (segmentation=hmm)" in result.stdout + result.stderr
+    assert "the segments come from the transaction log, not the customer features" in result.stdout + result.stderr
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]

@@ -157,3 +157,16 @@ SINGLE = [(f"c{i}", f"2024-0{1 + i % 4}-1{i % 9}", f"item {i % 5}") for i in ran
 def test_bad_data_gets_one_line(rows: list, overrides: list[str], expected: str, tmp_path: Path) -> None:
     _write_log(tmp_path, rows)
     assert_one_line_error(run_cli(*CSV, *overrides, cwd=tmp_path), expected, tmp_path)
+
+
+def test_the_early_stop_gives_the_top_k_of_a_full_scan() -> None:
+    rng = np.random.default_rng(7)
+    rows = [(f"c{c}", f"c{c}-{b}", START + pd.Timedelta(days=10 * b), f"i{item}", 1.0)
+            for c in range(120) for b in range(5) for item in rng.choice(12, size=3, replace=False)]  # fmt: skip
+    log = pd.DataFrame(rows, columns=["customer_id", "basket_id", "timestamp", "item", "amount"])
+    split = split_next(customer_histories(baskets_from_transactions(log)), START + pd.Timedelta(days=35), None, "t")
+    fitted = SequentialPatterns(min_support=0.05, min_confidence=0.05).fit(split.train)
+    every = len(fitted.items_)  # k = every item: the scan never stops early
+    full = fitted.recommend(split.evaluated, every, split.as_of)
+    for k in (1, 3, 5):
+        assert fitted.recommend(split.evaluated, k, split.as_of) == [items[:k] for items in full]

@@ -1,5 +1,5 @@
-"""The `crmflow` command: Hydra overrides in, one tracked run (or a sweep of runs) out;
-`crmflow predict ...` scores new customers with a logged model.
+"""The `crmflow` command: Hydra overrides in, one tracked run (or a sweep of runs) out; `crmflow predict|compare|
+report ...` (crmflow.subcommands) score customers, rank a sweep's runs, write a run's or a sweep's report.
 
 Heavy libraries (scikit-learn, MLflow, Optuna) are imported inside the task function, so
 `crmflow --help` stays quick.
@@ -28,10 +28,9 @@ from crmflow.hydra_callbacks import record_failure, redact_hydra_outputs
 from crmflow.hydra_callbacks import sweep_id as sweep_of
 from crmflow.paths import config_dir
 from crmflow.redact import redact, redact_logging, redact_overrides
+from crmflow.subcommands import dispatch
 
 VERBOSE_FLAG = "--verbose"
-PREDICT_COMMAND = "predict"  # `crmflow predict ...` scores a table with a logged model
-COMPARE_COMMAND = "compare"  # `crmflow compare ...` ranks the parent runs of a sweep
 VERBOSE_ENV = "CRMFLOW_VERBOSE"
 MLFLOW_LINKS_OFF = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"  # MLflow prints each ended run's link, password and all
 
@@ -213,64 +212,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _predict(args: list[str]) -> None:
-    """`crmflow predict model=... (input=... | transactions=... as_of=...) output=...`: batch scoring, no Hydra
-    composition; from raw transactions, the features are built first as the model's run built them."""
-    from crmflow.scoring import USAGE, PredictRequest, score_file
-
-    if {"-h", "--help"} & set(args):
-        print(USAGE)
-        return
-    _redact_output()
-    try:
-        request = PredictRequest.parse(args)
-        if request.transactions is None:
-            scored = score_file(request)
-        else:
-            from crmflow.raw_scoring import score_raw
-
-            raw = score_raw(request)
-    except CrmflowError as error:
-        _fail(error)
-    if request.transactions is None:
-        print(f"crmflow: wrote {len(scored)} predictions to {redact(str(request.output))}", flush=True)
-    else:
-        print(
-            f"crmflow: wrote predictions for {len(raw.predictions)} customers to {redact(str(request.output))} "
-            f"and their features to {redact(str(raw.features_path))}",
-            flush=True,
-        )
-
-
-def _compare(args: list[str]) -> None:
-    """`crmflow compare [sweep=...] [metric=...] ...`: rank the runs of a sweep from the store, no Hydra composition."""
-    from crmflow.compare import USAGE, CompareRequest, compare
-
-    if {"-h", "--help"} & set(args):
-        print(USAGE)
-        return
-    _redact_output()
-    try:
-        text = compare(CompareRequest.parse(args))
-    except CrmflowError as error:
-        _fail(error)
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:  # `crmflow compare | head`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; bad input exits 2 with one line, no traceback wall."""
     args = list(sys.argv[1:] if argv is None else argv)
     if VERBOSE_FLAG in args:
         os.environ[VERBOSE_ENV] = "1"
     args = [a for a in args if a != VERBOSE_FLAG]
-    if args[:1] == [PREDICT_COMMAND]:
-        _predict(args[1:])
-        return
-    if args[:1] == [COMPARE_COMMAND]:
-        _compare(args[1:])
+    if dispatch(args, _fail, _redact_output):  # predict, compare, report (crmflow.subcommands)
         return
     if {"-h", "--help"} & set(args):
         from crmflow.help import help_text, search_path_dirs

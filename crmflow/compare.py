@@ -1,8 +1,8 @@
 """`crmflow compare`: one row per parent run of a sweep (or an experiment), sorted by a metric, best marked.
 
 ```
-crmflow compare [sweep=ID | experiment=NAME] [metric=predictor.roc_auc] [top=10] [format=table|csv|markdown]
-                [tracking_uri=...] [register=NAME]
+crmflow compare [sweep=ID | experiment=NAME] [metric=predictor.roc_auc] [top=10] [format=table|csv|markdown|html]
+                [tracking_uri=...] [register=NAME] [output=PATH]
 ```
 The rows come from the tracking store: the group choices that differ between the runs, the chosen metric,
 the main metric of every stage (its tuning objective, else the stage's usual one), the trials that tuning
@@ -26,14 +26,15 @@ from crmflow.errors import ConfigError, did_you_mean
 from crmflow.registry import check_name, promote
 from crmflow.scoring import DEFAULT_TRACKING_URI
 
-KEYS = ("sweep", "experiment", "metric", "top", "format", "tracking_uri", "register")
-FORMATS = ("table", "csv", "markdown")
+KEYS = ("sweep", "experiment", "metric", "top", "format", "tracking_uri", "register", "output")
+FORMATS = ("table", "csv", "markdown", "html")  # html: the sweep page (crmflow.report.sweep), written to output
 DEFAULT_TOP = 10
 MAX_LISTED = 5  # SQLite files named when the store is not found
 USAGE = (
     "usage: crmflow compare [sweep=<id, default the latest> | experiment=<name>] [metric=<stage.metric, default the "
     f"last stage's main metric>] [top=<n, default {DEFAULT_TOP}>] [format={'|'.join(FORMATS)}] "
-    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [register=<name: the best model as name@champion>]"
+    f"[tracking_uri=<URI, default {DEFAULT_TRACKING_URI}>] [register=<name: the best model as name@champion>] "
+    "[output=<path of the html page, default ./sweep_<id>.html>]"
 )
 # The usual main metric of a stage when its tuning objective is not logged (or is "auto"), first found wins;
 # the key order is the run order, so the last stage present gives the default sort metric.
@@ -64,6 +65,7 @@ class CompareRequest:
     format: str = "table"
     tracking_uri: str = DEFAULT_TRACKING_URI
     register: str | None = None
+    output: str | None = None
 
     @classmethod
     def parse(cls, args: Sequence[str]) -> CompareRequest:
@@ -81,6 +83,7 @@ class CompareRequest:
             form,
             given.get("tracking_uri") or DEFAULT_TRACKING_URI,
             check_name(given["register"]) if "register" in given else None,
+            given.get("output") or None,
         )
 
 

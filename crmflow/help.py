@@ -17,7 +17,9 @@ from crmflow.paths import config_dir, experiments_dir
 USAGE = """\
 usage: crmflow [--config-dir DIR] [group=option ...] [key=value ...] [+experiment=NAME] [--multirun] [--verbose]
        crmflow predict model=<MLflow model URI> input=<csv|parquet> output=<csv|parquet>
-       crmflow compare [sweep=ID | experiment=NAME] [metric=STAGE.METRIC] [top=10] [format=table|csv|markdown]
+       crmflow compare [sweep=ID | experiment=NAME] [metric=STAGE.METRIC] [top=10] [format=table|csv|markdown|html]
+                       [output=PATH]
+       crmflow report run=ID [output=PATH] [log=false] | crmflow report sweep=ID [output=PATH]
 
 Each run composes conf/config.yaml with one option per group, then your overrides. Your own options
 and recipes live in a folder of your own: DIR/GROUP/NAME.yaml and DIR/experiment/NAME.yaml."""

@@ -26,6 +26,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from crmflow.quiet import quiet
 from crmflow.redact import redact, redact_config, redact_logging, redact_overrides
 
 __all__ = [
@@ -109,18 +110,37 @@ def sweep_failures(sweep_dir: str | Path) -> list[str]:
     return [f"{r['job']}: {r['reason']}" for r in sorted(records, key=lambda r: r["num"])]
 
 
+EXPERIMENT_KEYS = ("experiment", "data", "data.name", "tracking", "tracking.experiment")  # what names the experiment
+
+
+def sweep_experiment(config: DictConfig) -> str | None:
+    """The experiment every job of the sweep logs to (`tracking.experiment` of its shared config), or None when
+    the sweep varies the recipe, the data or the experiment itself."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    task = OmegaConf.select(config, "hydra.overrides.task", default=None) or []
+    overrides = OverridesParser.create().parse_overrides(list(task))
+    if any(o.is_sweep_override() and o.key_or_group.lstrip("+~") in EXPERIMENT_KEYS for o in overrides):
+        return None
+    return str(OmegaConf.select(config, "tracking.experiment"))
+
+
 class SweepCallback(Callback):
     """Registered under `hydra.callbacks` in conf/config.yaml; the run and multirun hooks run in the launching
     process, `on_job_start` where the job runs."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        """Redact this process's log records (the CLI has, unless Hydra was started otherwise)."""
+        """Redact this process's log records (the CLI has, unless Hydra was started otherwise); quiet the
+        known library hints (crmflow.quiet)."""
         redact_logging()
+        quiet()
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Hide secrets in the `.hydra/` files (and multirun.yaml) Hydra wrote just before this hook, and in
-        the log records of the process the job runs in (a joblib worker's too)."""
+        the log records of the process the job runs in (a joblib worker's too), whose known library hints are
+        quieted (crmflow.quiet; not with --verbose)."""
         redact_logging()
+        quiet()
         redact_hydra_outputs(config.hydra)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
@@ -131,7 +151,8 @@ class SweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Clear the failure records a previous sweep left in this sweep folder, then create (and
-        migrate) the tracking store and the experiment before the launcher starts any job.
+        migrate) the tracking store and, when every job has the same one, the experiment before the launcher
+        starts any job (jobs whose recipe or data differ each create their own, under the store lock).
 
         The sweep's shared config (its overrides that do not sweep) is planned first: when it is wrong,
         nothing is created and each job reports the one line (a swept value is checked by its job)."""
@@ -146,8 +167,13 @@ class SweepCallback(Callback):
             plan = plan_run(OmegaConf.masked_copy(config, [key for key in config if key != "hydra"]))
         except CrmflowError:
             return
-        experiment_id = Tracker(plan.tracking_uri, plan.experiment).ensure_experiment()
-        logger.info("MLflow experiment '%s' (%s) ready for the sweep", plan.experiment, experiment_id)
+        experiment = sweep_experiment(config)
+        tracker = Tracker(plan.tracking_uri, experiment or "")
+        if experiment is None:
+            tracker.client.search_experiments(max_results=1)  # the store, created and migrated once
+            logger.info("MLflow store ready for the sweep; its jobs vary their experiment")
+            return
+        logger.info("MLflow experiment '%s' (%s) ready for the sweep", experiment, tracker.ensure_experiment())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """List the failed jobs and exit 2 (the other jobs have finished); multirun.yaml is redacted again,

@@ -22,6 +22,7 @@ from crmflow.config.components import (
 from crmflow.config.constraints import Interval, Text
 from crmflow.config.pinning import pinned_parameters
 from crmflow.config.search_space import SearchSpace, configured_value
+from crmflow.config.tracking import trial_logging
 from crmflow.config.tuning import TuningSettings
 from crmflow.config.validation import validate, validate_parameters
 from crmflow.errors import ConfigError, did_you_mean
@@ -47,7 +48,7 @@ RUN_KEYS = (
     STAGES_KEY,
     ALLOWED_PACKAGES_KEY,
 )
-TRACKING_KEYS = ("uri", "experiment", "privacy")
+TRACKING_KEYS = ("uri", "experiment", "privacy", "trials")
 
 
 @dataclass
@@ -181,8 +182,9 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     tracking = _section(config, "tracking")
     for key in sorted(set(tracking) - set(TRACKING_KEYS)):
         raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, TRACKING_KEYS)}")
-    experiment_rule = Text(hint="; it is the run's `name` unless set: give name=... or tracking.experiment=...")
+    experiment_rule = Text(hint="; it is the recipe's or the data's name unless set: give tracking.experiment=...")
     validate(tracking, {"uri": [Text()], "experiment": [experiment_rule]}, "tracking")  # `name=` leaves it empty
     uri, experiment = str(tracking["uri"]), str(tracking["experiment"])
     privacy = privacy_mode(tracking)
+    trial_logging(tracking)  # tracking.trials: runs | steps | none, before any data
     return RunPlan(config, source, features, preprocessing, stages, tuning, uri, experiment, packages, privacy)

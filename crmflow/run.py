@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -17,12 +18,14 @@ from threadpoolctl import threadpool_limits
 from crmflow import __version__
 from crmflow.config.components import ComponentSpec, user_packages
 from crmflow.config.pinning import override_keys
+from crmflow.config.tracking import trial_logging
 from crmflow.features.cache import CachedFeatures
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
 from crmflow.plots.tuning import optimization_history
 from crmflow.privacy import Privacy
 from crmflow.redact import redact_config, redact_overrides
+from crmflow.run_summary import RUN_SUMMARY_FILE, run_summary_text
 from crmflow.stages.contract import FoldReport, RunState, Stage, TuningResult
 from crmflow.storage import check_storage
 from crmflow.study_run import study_parent_run
@@ -63,6 +66,7 @@ class StageSummary:
     metrics: dict[str, float]
     best_params: dict[str, Any]
     tuning: TuningResult | None = None
+    caveats: list[str] = field(default_factory=list)  # when the result is useless (crmflow.caveats)
 
 
 @dataclass
@@ -80,9 +84,23 @@ class RunResult:
 
 
 def run_name(plan: RunPlan, info: RunInfo) -> str:
-    """E.g. "kmeans · fpgrowth · logistic_regression", from the group choices when known."""
-    names = [info.choices.get(stage.name, spec.short_name) for stage, spec in plan.stages]
-    return " · ".join(names) or "crmflow"
+    """E.g. "online_retail · kmeans · fpgrowth · logistic_regression · n_clusters=4 · 3f9a1c": the recipe, the stage
+    choices, what the command line sets (another group's option, a stage's value, the seed: what a sweep varies),
+    then a short random id, so two runs of one sweep never share a name."""
+    stages = set(plan.config.get("stages") or ())
+    recipe = info.choices.get("experiment")
+    names = [recipe] if recipe and recipe != "None" else []
+    names += [info.choices.get(stage.name, spec.short_name) for stage, spec in plan.stages]
+    for override in redact_overrides(info.overrides):
+        key, sep, value = override.lstrip("+~").partition("=")
+        group = key.split(".", 1)[0]
+        if not sep or key in stages or key == "experiment":
+            continue
+        if key in info.choices and not key.startswith("hydra"):
+            names.append(value)  # another group's option, e.g. preprocessing=log_standard
+        elif group in stages or key == "seed":
+            names.append(f"{key.rsplit('.', 1)[-1]}={value}"[:40])
+    return " · ".join([*names, uuid.uuid4().hex[:6]])
 
 
 def _tags(plan: RunPlan, info: RunInfo) -> dict[str, str]:
@@ -143,7 +161,9 @@ def _log_inputs(state: RunState, tracker: Tracker) -> None:
             tracker.log_dataset(frame, name=f"{state.data.name}.{context}", context=context)
 
 
-def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan, tracker: Tracker) -> StageSummary:
+def _run_stage(
+    stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan, tracker: Tracker, data: dict[str, float]
+) -> StageSummary:
     started = time.perf_counter()
     prepared = stage.prepare(spec, state)
     tuned = None
@@ -166,7 +186,8 @@ def _run_stage(stage: Stage, spec: ComponentSpec, state: RunState, plan: RunPlan
     if params:
         tracker.log_params({f"{stage.name}.best.{k}": str(v) for k, v in params.items()})
     tracker.log_artifacts(result.artifacts, folder=stage.name)
-    summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned)
+    caveats = stage.caveats(spec, result.metrics, data)
+    summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned, caveats)
     if result.model is not None:
         state.model_uris[stage.name] = tracker.log_model(result.model, stage.name)
     return summary
@@ -227,9 +248,11 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
 
 def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
     """Load once, check every stage against the data, then run the stages under one parent run."""
+    from crmflow.report import log_run_report
+
     check_reachable(plan.tracking_uri)  # a server that does not answer, or a study store: one line, before any data
     check_storage(plan.tuning, {stage.name: spec.search_space for stage, spec in plan.stages})
-    tracker = Tracker(plan.tracking_uri, plan.experiment)
+    tracker = Tracker(plan.tracking_uri, plan.experiment, trial_logging(plan.config["tracking"]))  # before any data
     with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
         state, data_metrics = _load(plan, Path(scratch))
         for stage, spec in plan.stages:
@@ -243,8 +266,13 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
             tracker.log_text(yaml.safe_dump(shown, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
             _log_inputs(state, tracker)
-            summaries = [_run_stage(stage, spec, state, plan, tracker) for stage, spec in plan.stages]
+            summaries = [_run_stage(stage, spec, state, plan, tracker, data_metrics) for stage, spec in plan.stages]
             _log_best_params(summaries, plan, info, tracker)
+            summary = run_summary_text(
+                parent.info.run_id, name, plan.experiment, info.overrides, data_metrics, summaries, info.choices
+            )
+            tracker.log_text(summary, RUN_SUMMARY_FILE)
+            log_run_report(tracker, parent.info.run_id)  # report.html and the run's description; never fails the run
     metrics = {**data_metrics, **{f"{s.stage}.{k}": v for s in summaries for k, v in s.metrics.items()}}
     return RunResult(
         parent.info.run_id,

@@ -36,6 +36,9 @@ def format_summary(result: RunResult) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows
     ]
+    caveats = [f"note: {stage.stage}: {caveat}" for stage in result.stages for caveat in stage.caveats]
+    if caveats:
+        lines += ["", *caveats]
     ui_uri = redact(result.tracking_uri)
     lines.append("")
     lines.append(f"MLflow run {result.run_id} ('{result.run_name}'), experiment id {result.experiment_id}")

@@ -1,4 +1,4 @@
-"""crmflow's own Optuna loop: one study per tuned stage, one nested MLflow run per trial, N worker processes.
+"""crmflow's own Optuna loop: one study per tuned stage, trials logged by `tracking.trials`, N worker processes.
 
 With `tuning.n_workers: N > 1` the workers are forked (`multiprocessing.get_context("fork")`), so they inherit the
 prepared stage data and the `evaluate` closure instead of rebuilding them; each opens its own storage, loads the
@@ -52,6 +52,7 @@ from crmflow.studies import (
     load_study,
     start_from_config,
 )
+from crmflow.tracking.trials import trial_logger
 from crmflow.tuning_progress import progress
 from crmflow.tuning_result import study_result
 from crmflow.workers import mark_worker
@@ -143,21 +144,24 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
     """
     lock = ClaimLock(job.place)
     trial_objective = _objective(job, tracker, lock)
-    callbacks = [progress(job.stage, job.goals, job.session)]
+    shown = progress(job.stage, job.goals, job.session, bar=job.settings.n_workers == 1)  # workers: log lines
     outage = Outage(job.settings.grace_period)
-    while True:
-        try:
-            lock.acquire()
+    try:
+        while True:
             try:
-                if not job.session.may_start(study, storage):
-                    return
-                study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
-            finally:
-                lock.release()
-        except Exception as error:
-            outage.recover(study, storage, error)  # re-raises all but a lost database connection
-            continue
-        outage.over()
+                lock.acquire()
+                try:
+                    if not job.session.may_start(study, storage):
+                        return
+                    study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=[shown])
+                finally:
+                    lock.release()
+            except Exception as error:
+                outage.recover(study, storage, error)  # re-raises all but a lost database connection
+                continue
+            outage.over()
+    finally:
+        shown.close()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -247,12 +251,14 @@ def tune(
     workdir: Path | None = None,
     closer: RunCloser | None = None,
 ) -> TuningResult:
-    """Run the stage's study (resuming a stored one); each trial is a nested MLflow run that ends FINISHED or FAILED
-    (KILLED, by `closer`, when its worker died).
+    """Run the stage's study (resuming a stored one); with `tracking.trials: runs` each trial is a nested MLflow run
+    that ends FINISHED or FAILED (KILLED, by `closer`, when its worker died); see crmflow.tracking.trials.
 
     `workdir` holds the run's scratch files (the private journal of several workers without a storage).
     """
     goals = settings.goals_of(stage)
+    logged = trial_logger(tracker, stage, tuple(goal.metric for goal in goals))
+    closer, tracker = (closer if logged is tracker else None), logged  # only runs per trial can be left RUNNING
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
     with tempfile.TemporaryDirectory(prefix=f"crmflow-{stage}-", dir=workdir) as scratch:
         place = StudyPlace.of(settings, stage, Path(scratch))

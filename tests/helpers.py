@@ -59,7 +59,7 @@ def sweep_parents(folder: Path, args: tuple[str, ...], n_jobs: int) -> tuple[str
     result = run_cli(*args, f"tracking.uri={uri}", cwd=folder)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id], "tags.crmflow.sweep_id != ''")
+    runs = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id], "tags.crmflow.sweep_id != ''")
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == n_jobs
     return uri, parents

@@ -270,3 +270,39 @@ def mlflow_server_store() -> Iterator[tuple[str, Path]]:
             yield url, Path(folder)
         finally:
             _stop_group(process)
+
+
+# --- mlflow ui over an existing store ---------------------------------------------------------------
+
+
+@contextmanager
+def mlflow_ui(backend_store_uri: str, artifact_root: str) -> Iterator[str]:
+    """`mlflow ui` on 127.0.0.1:<free port> over an existing store (e.g. a run's SQLite file) and its artifact
+    root; yields its http URL once /health answers, then stops the server's process group."""
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with tempfile.TemporaryDirectory(prefix="crmflow-test-mlflow-ui-") as folder:
+        root = Path(folder)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port, log = free_port(), root / f"ui-{attempt}.log"
+            command = [sys.executable, "-m", "mlflow", "ui", "--host", "127.0.0.1", "--port", str(port)]
+            command += ["--workers", "1", "--backend-store-uri", backend_store_uri]
+            command += ["--default-artifact-root", artifact_root]
+            with log.open("w") as out:
+                try:
+                    process = subprocess.Popen(
+                        command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                except OSError as error:
+                    raise ServiceUnavailable(f"cannot run mlflow ui: {error}") from error
+            try:
+                try:
+                    _wait_for_health(process, f"http://127.0.0.1:{port}", log)
+                except ServiceUnavailable as error:
+                    if attempt == PORT_ATTEMPTS or not _port_taken(error):
+                        raise
+                    continue
+                yield f"http://127.0.0.1:{port}"
+                return
+            finally:
+                _stop_group(process)

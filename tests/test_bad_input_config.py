@@ -39,7 +39,7 @@ CASES = [
     Case("max_failures not a number", ["tuning.max_failures=abc"], "tuning.max_failures: must be an int"),
     Case("tuning seed not a number", ["tuning.seed=abc"], "tuning.seed: must be an int; got 'abc'"),
     Case("run seed not a number", ["seed=abc"], "seed: must be an int in the range [0, inf); got 'abc'"),
-    Case("empty experiment name", ["name="], "tracking.experiment: must be a non-empty str; got ''"),
+    Case("empty experiment name", ["tracking.experiment="], "tracking.experiment: must be a non-empty str; got ''"),
     Case("timeout not a number", ["tuning.timeout=abc"], "tuning.timeout: must be a number of seconds"),
     Case(
         "one segment",

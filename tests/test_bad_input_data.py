@@ -190,7 +190,7 @@ CASES = [
         write_csv(log(), sep=";"),
         CSV,
         "data.transactions.sep: 'tx.csv' reads as one column with sep=','; its first line has 3 ';' and no ',': "
-        "set data.transactions.sep=';'",
+        "set \"data.transactions.sep=';'\"",
     ),
     Case(
         "tabs read with commas",
@@ -204,7 +204,7 @@ CASES = [
         write_text("id|income|plan\n1|10|a\n2|20|b\n", "customers.csv"),
         CUSTOMERS_ONLY,
         "data.customers.sep: 'customers.csv' reads as one column with sep=','; its first line has 2 '|' and no ',': "
-        "set data.customers.sep='|'",
+        "set \"data.customers.sep='|'\"",
     ),
     Case(
         "a missing mapped column",

@@ -108,18 +108,19 @@ def test_multirun_makes_one_finished_parent_per_job(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("crmflow")
+    experiment = client.get_experiment_by_name("synthetic")
     parents = client.search_runs([experiment.experiment_id], "tags.crmflow.sweep_id != ''")
     parents = [r for r in parents if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 4
     assert {r.info.status for r in parents} == {"FINISHED"}
     assert len({r.data.tags["crmflow.sweep_id"] for r in parents}) == 1
-    assert {r.info.run_name for r in parents} == {
+    assert {r.info.run_name.rsplit(" · ", 1)[0] for r in parents} == {  # then a short id, one per run
         "kmeans · logistic_regression",
         "kmeans · random_forest",
         "gmm · logistic_regression",
         "gmm · random_forest",
     }
+    assert len({r.info.run_name for r in parents}) == 4
     assert "MLflow run" in result.stdout and "mlflow ui --backend-store-uri" in result.stdout
 
 
@@ -144,10 +145,11 @@ def test_a_failing_sweep_job_is_reported_and_the_sweep_goes_on(tmp_path: Path) -
     client = MlflowClient(uri)
     parents = [
         r
-        for r in client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+        for r in client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
         if "mlflow.parentRunId" not in r.data.tags
     ]
-    assert sorted((r.info.run_name, r.info.status) for r in parents) == [("dbscan", "FAILED"), ("kmeans", "FINISHED")]
+    named = sorted((r.info.run_name.rsplit(" · ", 1)[0], r.info.status) for r in parents)
+    assert named == [("dbscan · max_noise_share=0.0", "FAILED"), ("kmeans · max_noise_share=0.0", "FINISHED")]
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ def test_markdown_has_a_header_and_top_limits_the_rows(
     sweep: tuple[str, list], capsys: pytest.CaptureFixture[str]
 ) -> None:
     uri, parents = sweep
-    lines = compare(capsys, f"tracking_uri={uri}", "experiment=crmflow", "format=markdown", "top=2").splitlines()
+    lines = compare(capsys, f"tracking_uri={uri}", "experiment=synthetic", "format=markdown", "top=2").splitlines()
     assert lines[0].startswith("| best | segmentation | predictor | predictor.roc_auc |")
     assert set(lines[1].replace(" ", "")) == {"|", "-"}
     assert len(lines) == 4 and lines[2].startswith("| * |")
@@ -99,7 +99,10 @@ def test_markdown_has_a_header_and_top_limits_the_rows(
         (["sweep=multi"], "did you mean 'multirun'? (sweeps, newest first: multirun)"),
         (["metric=predictor.roc"], "compare.metric: unknown metric 'predictor.roc'; did you mean 'predictor.roc_auc'"),
         (["metric=predictor.roc"], "(metrics: predictor.accuracy, "),
-        (["experiment=crm"], "compare.experiment: unknown experiment 'crm'; did you mean 'crmflow'? (experiments: "),
+        (
+            ["experiment=synth"],
+            "compare.experiment: unknown experiment 'synth'; did you mean 'synthetic'? (experiments: ",
+        ),
     ],
 )
 def test_unknown_sweep_metric_or_experiment_lists_what_exists(
@@ -120,7 +123,7 @@ def test_unknown_sweep_metric_or_experiment_lists_what_exists(
         (["sweep"], "compare: expected key=value arguments; got 'sweep'"),
         (["metirc=x"], "compare: unknown argument 'metirc'; did you mean 'metric'?"),
         (["top=0"], "compare.top: must be an int in the range [1, inf); got '0'"),
-        (["format=html"], "compare.format: unknown format 'html' (valid: table, csv, markdown)"),
+        (["format=pdf"], "compare.format: unknown format 'pdf' (valid: table, csv, markdown, html)"),
     ],
 )
 def test_no_store_or_bad_arguments_are_one_line_and_exit_2(

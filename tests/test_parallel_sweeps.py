@@ -19,7 +19,7 @@ JOBLIB = ["--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 
 def parents(uri: str) -> list:
     client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("crmflow")
+    experiment = client.get_experiment_by_name("synthetic")
     return [r for r in client.search_runs([experiment.experiment_id]) if "mlflow.parentRunId" not in r.data.tags]
 
 
@@ -78,12 +78,13 @@ def test_a_joblib_sweep_makes_four_finished_runs_in_one_fresh_store(tmp_path: Pa
     runs = parents(uri)  # a new client: the store opens after the parallel jobs
     assert len(runs) == 4 and {r.info.status for r in runs} == {"FINISHED"}
     assert len({r.data.tags["crmflow.sweep_id"] for r in runs}) == 1
-    assert {r.info.run_name for r in runs} == {
+    assert {r.info.run_name.rsplit(" · ", 1)[0] for r in runs} == {  # then a short id, one per run
         "kmeans · logistic_regression",
         "kmeans · random_forest",
         "gmm · logistic_regression",
         "gmm · random_forest",
     }
+    assert len({r.info.run_name for r in runs}) == 4
     assert len(list((tmp_path / "cache" / "features").iterdir())) == 1  # one table for the whole sweep
     assert sum(r.data.metrics["features.cache_hit"] for r in runs) >= 2  # at most n_jobs=2 jobs built it
 
@@ -106,9 +107,9 @@ def test_a_failing_joblib_job_is_reported_and_the_others_finish(tmp_path: Path) 
     summary = result.stderr.split("crmflow: 1 sweep job(s) failed:")[1]
     assert "segmentation=dbscan" in summary and "max_noise_share" in summary
     runs = parents(uri)
-    assert sorted((r.info.run_name, r.info.status) for r in runs) == [
-        ("dbscan", "FAILED"),
-        ("gmm", "FINISHED"),
-        ("kmeans", "FINISHED"),
+    assert sorted((r.info.run_name.rsplit(" · ", 1)[0], r.info.status) for r in runs) == [
+        ("dbscan · max_noise_share=0.0", "FAILED"),
+        ("gmm · max_noise_share=0.0", "FINISHED"),
+        ("kmeans · max_noise_share=0.0", "FINISHED"),
     ]
     assert len({r.data.tags["crmflow.sweep_id"] for r in runs}) == 1

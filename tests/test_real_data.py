@@ -27,6 +27,9 @@ RECIPES = {
     # the rule count the R arules package gives for support 0.001 / confidence 0.5
     "arules_groceries": ("groceries.csv", {"data.baskets": 9_835, "data.items": 169, "rules.n_rules": 5_668}),
 }
+# recipe -> the stages whose result is flagged as useless: Groceries' churn model is near chance (ROC-AUC ~0.52)
+# and its rules lose to the most-popular baseline (hit-rate ~0.20 vs ~0.26); Telco's churn model is not
+FLAGGED = {"groceries": {"rules", "predictor"}, "telco_churn": set()}
 
 
 @pytest.mark.slow
@@ -42,6 +45,8 @@ def test_recipe_runs_end_to_end(recipe: str, tracking_overrides: list[str]) -> N
     for stage in result.stages:
         assert stage.metrics, stage.stage
     assert ("predictor.roc_auc" in result.metrics) == (recipe != "arules_groceries")
+    if recipe in FLAGGED:
+        assert {stage.stage for stage in result.stages if stage.caveats} == FLAGGED[recipe]
     if "rules.n_rules" in result.metrics:  # rules, their plot and the hit rate beside the baseline
         assert {"rules.hit_rate_at_5", "rules.baseline_hit_rate_at_5"} <= set(result.metrics)
         logged = {Path(a.path).name for a in MlflowClient(result.tracking_uri).list_artifacts(result.run_id, "rules")}

@@ -178,7 +178,7 @@ def test_cli_runs_exactly_the_rule_parameters_asked_for(tmp_path: Path) -> None:
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     client = MlflowClient(store)
-    (run,) = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    (run,) = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
     assert run.data.params["rules.min_support"] == "25" and run.data.params["rules.min_threshold"] == "2"
     assert not [p for p in run.data.params if p.startswith("rules.best.")]
     assert "rules.tuning.n_trials_complete" not in run.data.metrics  # nothing left to tune: one fit
@@ -198,7 +198,7 @@ def test_a_toy_stage_from_a_user_config_dir_runs_end_to_end(tmp_path: Path) -> N
     result = run_cli(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     client = MlflowClient(store)
-    runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
     (run,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert run.data.metrics["toy.n_segments_seen"] == run.data.metrics["segmentation.n_segments"]
     assert run.data.metrics["toy.tuning.n_trials_complete"] == 3

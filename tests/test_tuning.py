@@ -1,12 +1,16 @@
-"""crmflow's Optuna loop: failed trials are recorded as FAILED child runs and the study goes on."""
+"""crmflow's Optuna loop: failed trials are recorded as FAILED child runs and the study goes on; its progress."""
 
 from __future__ import annotations
 
+import io
+import logging
 from itertools import count
 from pathlib import Path
 
+import optuna
 import pytest
 from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
 
 from crmflow.config.components import parse_component
 from crmflow.config.goals import Objective
@@ -14,8 +18,10 @@ from crmflow.config.search_space import parse_search_space
 from crmflow.config.tuning import TuningSettings
 from crmflow.errors import ConfigError
 from crmflow.plan import plan_run
+from crmflow.studies import Session
 from crmflow.tracking import Tracker
 from crmflow.tuning import tune
+from crmflow.tuning_progress import Progress, progress
 
 NODE = {"_target_": "sklearn.cluster.KMeans", "search_space": {"n_clusters": {"type": "int", "low": 2, "high": 8}}}
 
@@ -111,3 +117,63 @@ def test_the_study_starts_from_the_configured_value(tmp_path: Path) -> None:
     with tracker.parent_run("p", {}):
         result = tune("segmentation", spec, evaluate, settings(3), tracker)
     assert seen[0] == 7 and result.best_params == {"n_clusters": 7}
+
+
+def finished_trials(states: list[str]) -> tuple[optuna.Study, list[optuna.trial.FrozenTrial]]:
+    """A study in memory with one trial per state (value = its number / 100 for the complete ones)."""
+    study = optuna.create_study(direction="maximize")
+    trials = []
+    for number, state in enumerate(states):
+        kind = getattr(TrialState, state)
+        value = number / 100 if kind is TrialState.COMPLETE else None
+        trial = optuna.trial.create_trial(state=kind, value=value, user_attrs={"error": "RuntimeError: boom"})
+        study.add_trial(trial)
+        trials.append(study.get_trials(deepcopy=False)[-1])
+    return study, trials
+
+
+def replay(shown: Progress, study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:
+    """Call the progress callback as each trial ends, the study then holding the trials up to it."""
+    everything = study.get_trials(deepcopy=False)
+    for end, trial in enumerate(trials, start=1):
+        study.get_trials = lambda deepcopy=False, end=end: everything[:end]  # type: ignore[method-assign]
+        shown(study, trial)
+    shown.close()
+
+
+SESSION = Session("segmentation", 20, False, 0, frozenset(), 10, None)
+GOALS = (Objective("score", "maximize"),)
+
+
+def test_off_a_terminal_a_line_every_n_over_10_trials_and_one_per_failure_or_prune(caplog) -> None:
+    states = ["COMPLETE"] * 20
+    states[5], states[9] = "FAIL", "PRUNED"
+    study, trials = finished_trials(states)
+    with caplog.at_level(logging.INFO, logger="crmflow.tuning"):
+        replay(progress("segmentation", GOALS, SESSION, io.StringIO()), study, trials)
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "crmflow.tuning"]
+    done = [int(m.split("trial ")[1].split("/")[0]) for _, m in lines]
+    assert done == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]  # 6 failed, 10 pruned: their own lines
+    assert lines[2] == ("WARNING", "segmentation: trial 6/20 fail RuntimeError: boom")
+    assert lines[4] == ("INFO", "segmentation: trial 10/20 pruned")
+    assert lines[-1] == ("INFO", "segmentation: trial 20/20 score=0.1900 | best 0.1900 (trial 19)")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_one_bar_per_study_and_failures_get_their_own_line(caplog) -> None:
+    study, trials = finished_trials(["COMPLETE", "FAIL", "COMPLETE"])
+    terminal = FakeTerminal()
+    session = Session("segmentation", 3, False, 0, frozenset(), 10, None)
+    with caplog.at_level(logging.INFO, logger="crmflow.tuning"):
+        replay(progress("segmentation", GOALS, session, terminal), study, trials)
+    assert [r.getMessage() for r in caplog.records if r.name == "crmflow.tuning"] == [
+        "segmentation: trial 2/3 fail RuntimeError: boom"
+    ]
+    drawn = terminal.getvalue()
+    assert "segmentation: 100%" in drawn and "3/3 [" in drawn and "best 0.0200 (trial 2)" in drawn
+    assert drawn.endswith("\n")  # closed, left on screen
+    assert progress("segmentation", GOALS, session, terminal, bar=False)._bar is None  # the workers' processes

@@ -168,12 +168,20 @@ def id_strings(values: pd.Series) -> pd.Series:
 
 
 def transaction_converters(
-    timestamp_format: str | None, key: str, unit: str | None = None, timezone: str | None = None
+    timestamp_format: str | None,
+    key: str,
+    unit: str | None = None,
+    timezone: str | None = None,
+    *,
+    decimal: str = ".",
+    thousands: str | None = None,
 ) -> dict[str, Callable[[pd.Series], pd.Series]]:
     """Per transaction column role: the conversion of a file column to its standard dtype; errors name
-    the keys of the block `key` (`{key}.timestamp_format`, `{key}.timestamp_unit`, `{key}.timezone`)."""
+    the keys of the block `key` (`{key}.timestamp_format`, `{key}.timestamp_unit`, `{key}.timezone`).
+    Numbers read as text are parsed with the file's `decimal` and `thousands` marks."""
     numbers = {
-        role: partial(parse_numbers, key=f"{key}.columns.{role}") for role in ("amount", "quantity", "unit_price")
+        role: partial(parse_numbers, key=f"{key}.columns.{role}", decimal=decimal, thousands=thousands)
+        for role in ("amount", "quantity", "unit_price")
     }
     timestamps = partial(
         parse_timestamps,
@@ -209,11 +217,17 @@ def require_values(values: pd.Series, key: str) -> None:
         raise DataError(f"{key}: column '{values.name}' has no values (all {len(values)} rows are empty)")
 
 
-def parse_numbers(values: pd.Series, key: str) -> pd.Series:
-    """Convert to float (blank text counts as missing), failing with the count of non-numeric rows."""
+def parse_numbers(values: pd.Series, key: str, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """Convert to float (blank text counts as missing), failing with the count of non-numeric rows. Text is
+    read with the file's marks: with decimal ',' and thousands '.', "1.071,79" is 1071.79 and "71,79" 71.79."""
+    plain = values
     if not pd.api.types.is_numeric_dtype(values):
         values = values.where(values.astype("str").str.strip().ne(""))
-    numbers = pd.to_numeric(values, errors="coerce")
+        plain = values.astype("str").str.strip()
+        plain = plain.str.replace(thousands, "", regex=False) if thousands else plain
+        plain = plain.str.replace(decimal, ".", regex=False) if decimal != "." else plain
+        plain = plain.where(values.notna())
+    numbers = pd.to_numeric(plain, errors="coerce")
     bad = numbers.isna() & values.notna()
     if bad.any():
         example = values[bad].iloc[0]

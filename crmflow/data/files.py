@@ -50,11 +50,14 @@ ID_ROLES = ("customer_id", "basket_id", "item")  # text roles: placeholders beco
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _read(spec: TableSpec, key: str, text_columns: Sequence[str | int] = ()) -> pd.DataFrame:
-    """The file of ``spec``, its id columns (``text_columns``) as written: "00042" keeps its zeros."""
+def _read(
+    spec: TableSpec, key: str, text_columns: Sequence[str | int] = (), date_columns: Sequence[str | int] = ()
+) -> pd.DataFrame:
+    """The file of ``spec``, its id columns (``text_columns``) as written: "00042" keeps its zeros; its
+    ``date_columns`` without the decimal and thousands marks: "01.01.2023" stays a date."""
     return read_table(
         spec.path, spec.sep, key, spec.header, spec.encoding, spec.decimal, spec.thousands, sep_key=f"{key}.sep",
-        text_columns=text_columns,
+        text_columns=text_columns, date_columns=date_columns,
     )  # fmt: skip
 
 
@@ -70,7 +73,9 @@ def map_transactions(raw: pd.DataFrame, spec: TransactionSpec, key: str) -> pd.D
     raw, marked = mark_missing(raw, placeholders, spec.cleaning.missing_values)
     if marked:
         logger.info("%s.cleaning.missing_values: %d placeholder values treated as missing", key, marked)
-    converters = transaction_converters(spec.timestamp_format, key, spec.timestamp_unit, spec.timezone)
+    converters = transaction_converters(
+        spec.timestamp_format, key, spec.timestamp_unit, spec.timezone, decimal=spec.decimal, thousands=spec.thousands
+    )
     out = pd.DataFrame(index=raw.index)
     for role, column in sources.items():
         values = converters[role](raw[column])
@@ -93,7 +98,8 @@ def load_transactions(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Read, map, validate and clean a transaction log; return it and its cleaning counts."""
     spec = spec if isinstance(spec, TransactionSpec) else transaction_spec(spec, key)
-    raw = _read(spec, key, [spec.columns[role] for role in ID_ROLES if spec.columns.get(role) is not None])
+    ids = [spec.columns[role] for role in ID_ROLES if spec.columns.get(role) is not None]
+    raw = _read(spec, key, ids, [spec.columns["timestamp"]])
     tx, report = clean_transactions(map_transactions(raw, spec, key), spec.cleaning, key)
     report = {"rows_in": float(len(raw)), **report, "rows_out": float(len(tx))}
     return tx[[c for c in TRANSACTION_COLUMNS if c in tx]].reset_index(drop=True), report
@@ -112,7 +118,7 @@ def load_customers(
 ) -> tuple[pd.DataFrame, str | None, dict[str, float]]:
     """Read a customer table with a `customer_id` column first; return it, the target name and its counts."""
     spec = spec if isinstance(spec, CustomerSpec) else customer_spec(spec, key)
-    raw = _read(spec, key, [] if spec.id_column is None else [spec.id_column])
+    raw = _read(spec, key, [] if spec.id_column is None else [spec.id_column], spec.date_columns)
     columns = _customer_columns(raw, spec, key)
     id_column = next(iter(columns["id_column"]), None)
     if id_column != "customer_id" and "customer_id" in raw.columns:
@@ -122,7 +128,7 @@ def load_customers(
         logger.info("%s.missing_values: %d placeholder values treated as missing", key, marked)
     ids = customer_ids(table, id_column, key)
     converters = {
-        "numeric_columns": parse_numbers,
+        "numeric_columns": partial(parse_numbers, decimal=spec.decimal, thousands=spec.thousands),
         "date_columns": partial(
             parse_timestamps,
             fmt=spec.date_format,

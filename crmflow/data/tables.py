@@ -15,7 +15,7 @@ import pandas as pd
 
 from crmflow.errors import DataError
 
-__all__ = ["PARQUET_SUFFIXES", "check_file", "header_names", "read_table", "require_unique"]
+__all__ = ["PARQUET_SUFFIXES", "check_file", "header_names", "plain_numbers", "read_table", "require_unique"]
 
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 DELIMITERS = (",", ";", "\t", "|")  # the delimiters a one-column read is checked for
@@ -34,10 +34,13 @@ def read_table(
     path_key: str | None = None,
     sep_key: str | None = None,
     text_columns: Sequence[str | int] = (),
+    date_columns: Sequence[str | int] = (),
 ) -> pd.DataFrame:
     """Read a CSV (any delimiter) or a Parquet file, chosen by the file extension. Column labels are
     strings; without a header row they are the positions ("0", "1", ...). ``text_columns`` (names, or
     positions without a header) of a CSV are read as text as written, so an id "00042" keeps its zeros.
+    ``date_columns`` are read without ``decimal`` and ``thousands`` (the date 01.01.2023 is not the number
+    1012023): as text, or as numbers when every value is a plain number (epoch times, 20240131).
 
     Errors name ``key``'s options (``{key}.encoding``) and the path as ``path_key`` (default ``{key}.path``);
     with ``sep_key``, a CSV that reads as one column (or not at all) gets the delimiter its first line uses.
@@ -53,7 +56,7 @@ def read_table(
             table = pd.read_csv(
                 file, sep=sep, header=0 if header else None, encoding=encoding, decimal=decimal,
                 thousands=thousands, engine="python" if len(sep) > 1 else "c",
-                dtype=_as_text(file, sep, encoding, header, text_columns),
+                dtype=_as_text(file, sep, encoding, header, [*text_columns, *date_columns]),
             )  # fmt: skip
     except pd.errors.EmptyDataError:
         table = pd.DataFrame()
@@ -73,7 +76,21 @@ def read_table(
             names = header_names(file, sep, encoding)  # pandas renamed a repeated header "amount" to "amount.1"
         require_unique(names, path, path_key)
     table.columns = [str(c) for c in table.columns] if header else [str(i) for i in range(table.shape[1])]
+    if not parquet:
+        for column in {str(c) for c in date_columns} & set(table.columns) - {str(c) for c in text_columns}:
+            table[column] = plain_numbers(table[column])
     return table
+
+
+def plain_numbers(values: pd.Series) -> pd.Series:
+    """Text as numbers when every non-blank value is a plain number (as read_csv infers them without decimal
+    and thousands marks), else unchanged."""
+    text = values.astype("string").str.strip()
+    blank = text.isna() | text.eq("")
+    if blank.all() or pd.to_numeric(text[~blank], errors="coerce").isna().any():
+        return values
+    numbers = pd.to_numeric(text.mask(blank).to_numpy(dtype=object, na_value=None))  # an ndarray: numpy dtypes
+    return pd.Series(numbers, index=values.index, name=values.name)  # int64, or float64 with blanks, as read_csv
 
 
 def _as_text(file: Path, sep: str, encoding: str, header: bool, columns: Sequence[str | int]) -> dict | None:
@@ -132,5 +149,7 @@ def _sep_hint(file: Path, sep: str, encoding: str, sep_key: str) -> str:
     found, count = max(counts.items(), key=lambda item: item[1])
     if not count:
         return ""
-    shown = '"\\t"' if found == "\t" else repr(found)  # "\t": a tab in YAML, a regex for a tab on the command line
-    return f"; its first line has {count} {shown} and no {sep!r}: set {sep_key}={shown}"
+    if found == "\t":  # "\t": a tab in YAML, a regex for a tab on the command line
+        return f'; its first line has {count} "\\t" and no {sep!r}: set {sep_key}="\\t"'
+    # ';' and '|' are shell syntax: the advice is quoted so that it works pasted into bash
+    return f'; its first line has {count} {found!r} and no {sep!r}: set "{sep_key}={found!r}"'

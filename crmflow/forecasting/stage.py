@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ from crmflow.errors import ConfigError, DataError
 from crmflow.forecasting.backtest import RollingOrigin, backtest
 from crmflow.forecasting.base import Forecaster
 from crmflow.forecasting.baselines import SeasonalNaiveForecaster
+from crmflow.forecasting.caveats import forecaster_caveats
 from crmflow.forecasting.metrics import FORECAST_METRICS, forecast_metrics
+from crmflow.forecasting.segment_plots import SegmentPlots
 from crmflow.forecasting.series import aggregate, series_name
 from crmflow.forecasting.settings import ForecasterSettings
 from crmflow.plots.forecasts import forecast_plot
@@ -120,6 +123,9 @@ class ForecasterStage(Stage):
     def tuning_folds(self, spec: ComponentSpec) -> int:
         return int(spec.settings.tuning_folds)  # the backtest origins before the held-out ones
 
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        return forecaster_caveats(metrics)
+
     def check_config(self, spec: ComponentSpec) -> None:
         estimator = spec.build({})
         if not isinstance(estimator, Forecaster):
@@ -172,8 +178,9 @@ class ForecasterStage(Stage):
         )
         artifacts.append(forecast_plot(series, table, forecast, title, out / "forecast.png"))
         if prepared.segments is not None:
-            segment_rows = per_segment(estimator, prepared.segments, settings)
-            artifacts.append(out / "forecast_segments.csv")
+            plots = SegmentPlots(estimator, settings, out)  # forecast_segment_<segment>.png
+            segment_rows = per_segment(estimator, prepared.segments, settings, plots)
+            artifacts += [*plots.paths, out / "forecast_segments.csv"]
             segment_rows.to_csv(artifacts[-1], index=False)
             # means over the segments where MASE is defined (not for a segment with no sales in a training window)
             metrics["segments_mase"] = float(segment_rows["mase"].mean())
@@ -185,8 +192,11 @@ class ForecasterStage(Stage):
         return StageResult(metrics, artifacts, _logged_model(fitted, settings, series))
 
 
-def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: ForecasterSettings) -> pd.DataFrame:
-    """Backtest metrics of the model and the baseline for every segment's own series, one row each.
+def per_segment(
+    estimator: Forecaster, segments: pd.DataFrame, settings: ForecasterSettings, plot: SegmentPlots | None = None
+) -> pd.DataFrame:
+    """Backtest metrics of the model and the baseline for every segment's own series, one row each (and its
+    forecast plot, with `plot`).
 
     A segment whose series this model cannot fit (too short, a zero period for a multiplicative
     model) gets its reason in the `error` column instead of metrics.
@@ -205,7 +215,10 @@ def per_segment(estimator: Forecaster, segments: pd.DataFrame, settings: Forecas
                 settings.interval,
                 name="baseline",
             )
-            row.update(_evaluate(estimator, series, baseline, settings)[1])
+            table, scores = _evaluate(estimator, series, baseline, settings)
+            row.update(scores)
+            if plot is not None:
+                plot(segment, series, table, scores)
         except DataError as error:
             logger.warning("forecaster: segment %s skipped: %s", segment, error)
             failed = ("mase", "baseline_mase", "holdout_mase", "holdout_baseline_mase")

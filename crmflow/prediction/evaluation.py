@@ -31,6 +31,10 @@ class OutOfFold:
         per_fold = [task.evaluate(y[test], self.predictions[test], threshold) for test in self.folds]
         return {name: float(np.mean([scores[name] for scores in per_fold])) for name in per_fold[0]}
 
+    def fold_std(self, task: Task, y: np.ndarray, threshold: float | None, name: str) -> float:
+        """The spread of one metric over the folds (population standard deviation)."""
+        return float(np.std([task.evaluate(y[test], self.predictions[test], threshold)[name] for test in self.folds]))
+
 
 def _fit_predict(
     pipeline: Any, task: Task, X: pd.DataFrame, y: pd.Series, train: np.ndarray, test: np.ndarray

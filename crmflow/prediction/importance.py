@@ -1,4 +1,4 @@
-"""Feature importances: the model's own (impurity, |coefficient|) or permutation importance on raw columns."""
+"""Feature importances: the model's own (impurity, signed coefficient) or permutation importance on raw columns."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
+
+from crmflow.prediction.feature_names import readable_names
+
+COEFFICIENT = "coefficient (preprocessed scale)"
 
 
 def final_estimator(model: Any) -> Any:
@@ -17,11 +21,13 @@ def final_estimator(model: Any) -> Any:
 
 
 def own_importances(estimator: Any) -> pd.DataFrame | None:
-    """Impurity importances or absolute coefficients on the preprocessed features, when the model has them."""
+    """Impurity importances or signed coefficients on the preprocessed features, when the model has them.
+
+    A coefficient keeps its sign (positive: the feature raises the prediction); the table is ranked by its size."""
     if hasattr(estimator, "feature_importances_"):
         values, kind = np.asarray(estimator.feature_importances_), "impurity importance"
     elif hasattr(estimator, "coef_"):
-        values, kind = np.abs(np.asarray(estimator.coef_)).ravel(), "|coefficient| (preprocessed scale)"
+        values, kind = np.asarray(estimator.coef_).ravel(), COEFFICIENT
     else:
         return None
     names = getattr(estimator, "feature_names_in_", None)
@@ -32,7 +38,8 @@ def own_importances(estimator: Any) -> pd.DataFrame | None:
 def feature_importances(
     model: Any, X: pd.DataFrame, y: pd.Series, scoring: str, repeats: int, seed: int
 ) -> pd.DataFrame:
-    """Importances sorted by size; permutation importance of the raw columns (on X, y) when the model has none."""
+    """Importances ranked by size (coefficients by |value|), one-hot columns named `column=value`; permutation
+    importance of the raw columns (on X, y) when the model has none."""
     table = own_importances(final_estimator(model))
     if table is None:
         result = permutation_importance(model, X, y, scoring=scoring, n_repeats=repeats, random_state=seed)
@@ -44,4 +51,7 @@ def feature_importances(
                 "kind": f"permutation importance ({scoring} drop)",
             }
         )
-    return table.sort_values("importance", ascending=False, ignore_index=True)
+    names = readable_names(model)
+    table["feature"] = [names.get(str(name), str(name)) for name in table["feature"]]
+    size = table["importance"].abs() if (table["kind"] == COEFFICIENT).all() else table["importance"]
+    return table.loc[size.sort_values(ascending=False, kind="stable").index].reset_index(drop=True)

@@ -8,6 +8,7 @@ holdout, and logged as one scikit-learn pipeline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from crmflow.config.components import ComponentSpec
 from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
 from crmflow.plots.prediction import importance_bars
+from crmflow.prediction.caveats import predictor_caveats
 from crmflow.prediction.evaluation import OutOfFold, out_of_fold
 from crmflow.prediction.importance import feature_importances
 from crmflow.prediction.settings import LOG1P, PredictorSettings
@@ -88,6 +90,9 @@ class PredictorStage(Stage):
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return task_of(spec).objective
+
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        return predictor_caveats(metrics, data)
 
     def check_config(self, spec: ComponentSpec) -> None:
         if spec.settings.target_transform == LOG1P and task_of(spec) is not REGRESSION:
@@ -169,6 +174,8 @@ class PredictorStage(Stage):
         task, folder, privacy = prepared.task, state.artifact_dir, state.privacy
         validated = self._cross_validate(estimator, prepared)
         threshold, metrics = validated.threshold, dict(validated.metrics)
+        headline = next(iter(task.metrics))  # roc_auc or rmse: its spread over the folds, for the report
+        metrics[f"{headline}_std"] = validated.out_of_fold.fold_std(task, prepared.y.to_numpy(), threshold, headline)
         model = task.final_model(prepared.pipeline(estimator), threshold).fit(prepared.X, prepared.y)
         sets = {"out-of-fold": (prepared.y.to_numpy(), validated.out_of_fold.predictions)}
         oof = _predictions(task, prepared.y, sets["out-of-fold"][1], threshold)

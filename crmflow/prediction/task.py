@@ -28,6 +28,7 @@ import crmflow.plots.prediction as plots
 from crmflow.config.components import ComponentSpec
 from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
+from crmflow.prediction.gains import ranking_artifacts
 from crmflow.prediction.metrics import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -158,6 +159,7 @@ class ClassificationTask(Task):
                 f"{last}, threshold {threshold:.3f}",
                 folder / "predictor_confusion_matrix.png",
             ),
+            *ranking_artifacts(actual, probability, last, folder),  # gains (CSV, plot) and calibration
         ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import clone
 
+from crmflow.caveats import hit_rate_metric, kept, rate_vs_baseline
 from crmflow.config.components import ComponentSpec
 from crmflow.errors import DataError
 from crmflow.plots.rules import rules_scatter
@@ -79,6 +81,14 @@ class RulesStage(Stage):
             "n_baskets_dropped",
             "n_baskets_truncated",
         ]
+
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        hit_rate = hit_rate_metric(metrics)
+        if hit_rate is None or f"baseline_{hit_rate}" not in metrics:
+            return []
+        n = metrics.get("n_evaluated", 0.0)
+        baseline = metrics[f"baseline_{hit_rate}"]
+        return kept(rate_vs_baseline(f"the rules' {hit_rate}", metrics[hit_rate], baseline, "most-popular baseline", n))
 
     def check(self, spec: ComponentSpec, state: RunState) -> None:
         if not state.data.has_column("item"):

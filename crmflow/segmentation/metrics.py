@@ -18,6 +18,7 @@ SEGMENTATION_METRICS = (
     "n_segments",
     "noise_share",
     "smallest_segment_share",
+    "largest_segment_share",
     "stability",
 )
 
@@ -45,4 +46,5 @@ def segmentation_metrics(X: pd.DataFrame, labels: np.ndarray, sample_size: int, 
         "n_segments": float(len(segments)),
         "noise_share": float(1 - clustered.mean()),
         "smallest_segment_share": float(sizes.min() / len(labels)),
+        "largest_segment_share": float(sizes.max() / len(labels)),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,9 @@ from sklearn.base import clone
 from crmflow.config.components import ComponentSpec
 from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
-from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter
+from crmflow.plots.segments import objective_by_size, profile_heatmap, segment_scatter, segment_sizes
 from crmflow.preprocessing import build_preprocessor, require_numeric
+from crmflow.segmentation.caveats import segmentation_caveats
 from crmflow.segmentation.cost import check_fit_memory
 from crmflow.segmentation.metrics import (
     NOISE,
@@ -143,6 +145,9 @@ class SegmentationStage(Stage):
         """The segmenter's own (`objective`, e.g. BIC for hidden Markov states), else the silhouette."""
         return Objective(*getattr(type(spec.build({})), "objective", ("silhouette", "maximize")))
 
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        return segmentation_caveats(metrics)
+
     def check_config(self, spec: ComponentSpec) -> None:
         size_parameter = spec.settings.size_parameter
         n_segments = requested_segments(spec.build({}), size_parameter)  # the declared size parameter exists
@@ -248,7 +253,10 @@ class SegmentationStage(Stage):
     ) -> StageResult:
         fitted, labels = prepared.fit(estimator)
         labels = pd.Series(labels, index=prepared.raw.index, name="segment")
-        metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
+        try:
+            metrics = self._metrics(estimator, prepared, labels.to_numpy(), spec, stability=True)
+        except ValueError as error:  # e.g. one segment besides noise: a trial fails, the chosen fit stops the run
+            raise DataError(f"{spec.key}: {spec.short_name}: {error}; change its parameters or the option") from None
         metrics.update({**assignment_metrics(fitted, len(labels)), **_criteria(fitted)})
         names = {NOISE: "noise", **segment_names(fitted)}
         profiled = prepared.raw.join(state.table.X[[c for c in state.coming_columns if c not in prepared.raw]])
@@ -260,6 +268,7 @@ class SegmentationStage(Stage):
         state.privacy.to_csv(labels, artifacts[1])  # ids as tracking.privacy says
         artifacts.append(segment_scatter(prepared.matrix, labels, state.artifact_dir / "segments_pca.png"))
         artifacts.append(profile_heatmap(profiles, state.artifact_dir / "segment_profile_heatmap.png"))
+        artifacts.append(segment_sizes(profiles, state.artifact_dir / "segment_sizes.png"))
         if tuned is not None:
             plot = objective_by_size(
                 tuned.history,

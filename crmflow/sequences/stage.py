@@ -4,12 +4,14 @@ customer's next basket beside popularity and basket rules."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from sklearn.base import clone
 
+from crmflow.caveats import hit_rate_metric, kept, rate_vs_baseline
 from crmflow.config.components import ComponentSpec
 from crmflow.errors import ConfigError, DataError
 from crmflow.rules.estimator import AssociationRules
@@ -84,6 +86,17 @@ class SequencesStage(Stage):
         scores = [f"{p}{m}" for p in ("", "baseline_", "personal_baseline_", "basket_rules_")
                   for m in (f"hit_rate_at_{k}", f"precision_at_{k}", "coverage")]  # fmt: skip
         return [*scores, "n_patterns", "n_rules", "n_evaluated", "basket_rules_n_rules"]
+
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        """The sequential rules against each comparison recommender scored on the same next baskets."""
+        hit_rate, n = hit_rate_metric(metrics), metrics.get("n_evaluated", 0.0)
+        if hit_rate is None:
+            return []
+        names = {"baseline_": "most-popular baseline", "personal_baseline_": "own-favourites baseline",
+                 "basket_rules_": "basket rules"}  # fmt: skip
+        found = [(f"{key}{hit_rate}", name) for key, name in names.items() if f"{key}{hit_rate}" in metrics]
+        what = f"the sequential rules' {hit_rate}"
+        return kept(*(rate_vs_baseline(what, metrics[hit_rate], metrics[key], name, n) for key, name in found))
 
     def check_config(self, spec: ComponentSpec) -> None:
         if not isinstance(spec.build(), SequentialPatterns):

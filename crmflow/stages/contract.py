@@ -149,6 +149,11 @@ class Stage(ABC):
     def check(self, spec: ComponentSpec, state: RunState) -> None:  # noqa: B027 - an optional hook
         """Cheap checks that the data has what this stage needs, before anything is fitted."""
 
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        """Plain sentences saying when the final metrics make the result useless (no better than a baseline beyond
+        noise, ...); `data` holds the run's `data.*` and `features.*` metrics. Printed and reported, never raised."""
+        return []
+
     @abstractmethod
     def prepare(self, spec: ComponentSpec, state: RunState) -> Any:
         """Validate the inputs this stage needs (DataError naming the stage) and precompute them."""

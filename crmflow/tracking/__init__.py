@@ -1,5 +1,6 @@
 """MLflow tracking: one parent run per crmflow run (or per stored study, shared by the processes that run it:
-crmflow.study_run), one nested run per trial, never left RUNNING (runs of dead workers are ended KILLED); safe
+crmflow.study_run), one nested run per trial (`tracking.trials: runs`; steps of the parent's metrics or nothing:
+crmflow.tracking.trials), never left RUNNING (runs of dead workers are ended KILLED); safe
 for parallel jobs and the worker processes of one study (client API with explicit run ids, a file lock
 around creating a local SQLite store, datasets logged idempotently from a sample)."""
 

@@ -1,7 +1,8 @@
-"""`Tracker`: one parent run per crmflow run, one nested child run per trial, through `MlflowClient` with
-explicit run ids only: no fluent active-run stack, no global tracking URI, so reused joblib workers and
-the processes of one study share nothing but the store. Runs end FINISHED, FAILED or KILLED; a run that a
-dead process left RUNNING is ended by `end_run` (KILLED, with the reason in tag `crmflow.killed_reason`)."""
+"""`Tracker`: one parent run per crmflow run, one nested child run per trial (with `tracking.trials: runs`; see
+crmflow.tracking.trials for the others), through `MlflowClient` with explicit run ids only: no fluent active-run
+stack, no global tracking URI, so reused joblib workers and the processes of one study share nothing but the store.
+Runs end FINISHED, FAILED or KILLED; a run that a dead process left RUNNING is ended by `end_run` (KILLED, with the
+reason in tag `crmflow.killed_reason`)."""
 
 from __future__ import annotations
 
@@ -102,9 +103,10 @@ def _open_client(uri: str) -> MlflowClient:
 class Tracker:
     """Logs a crmflow run to an MLflow tracking store; `worker()` hands the run to other processes."""
 
-    def __init__(self, uri: str, experiment: str) -> None:
+    def __init__(self, uri: str, experiment: str, trials: str = "runs") -> None:
         self.uri = uri
         self.experiment = experiment
+        self.trials = trials  # tracking.trials: runs | steps | none (crmflow.tracking.trials)
         self.experiment_id: str | None = None
         self._parent_id: str | None = None
         self._child_id: str | None = None
@@ -218,7 +220,7 @@ class Tracker:
         the parent itself."""
         if self._parent_id is None:
             raise RuntimeError("tracking: worker() needs an open parent_run()")
-        fresh = Tracker(self.uri, self.experiment)
+        fresh = Tracker(self.uri, self.experiment, self.trials)
         fresh.experiment_id, fresh._parent_id = self.experiment_id, self._parent_id
         return fresh
 

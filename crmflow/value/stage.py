@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from crmflow.caveats import error_vs_baseline, kept
 from crmflow.config.components import ComponentSpec
 from crmflow.config.goals import Objective
 from crmflow.errors import ConfigError, DataError
@@ -131,6 +133,10 @@ class ValueStage(Stage):
 
     def default_objective(self, spec: ComponentSpec) -> Objective:
         return Objective("holdout_mae", "minimize")
+
+    def caveats(self, spec: ComponentSpec, metrics: Mapping[str, float], data: Mapping[str, float]) -> list[str]:
+        mae, baseline = metrics.get("holdout_mae", float("nan")), metrics.get("baseline_holdout_mae", float("nan"))
+        return kept(error_vs_baseline("the purchase model's holdout MAE", mae, baseline, "naive rate baseline"))
 
     def check_config(self, spec: ComponentSpec) -> None:
         if spec.settings.add_features and spec.settings.calibration_end is not None:

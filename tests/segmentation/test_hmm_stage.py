@@ -58,7 +58,7 @@ def test_a_run_with_the_predictor_tunes_on_bic_and_leaves_the_segment_feature_ou
     assert result.returncode == 0, result.stderr[-3000:]
     assert "the segments come from the transaction log, not the customer features" in result.stdout + result.stderr
     client = MlflowClient(uri)
-    runs = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     metrics = parent.data.metrics
     assert parent.info.status == "FINISHED"

@@ -115,7 +115,7 @@ def test_a_run_logs_the_stage_beside_segments(tmp_path: Path) -> None:
     result = run_cli(*overrides, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
-    (parent,) = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    (parent,) = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["sequences.n_segments_mined"] >= 1
     logged = {a.path for a in client.list_artifacts(parent.info.run_id, "sequences")}

@@ -77,7 +77,7 @@ def test_cdnow_recipe_reproduces_the_published_fits(tmp_path: Path) -> None:
     result = run_cli("+experiment=cdnow_value", f"data_dir={data_dir}", f"tracking.uri={uri}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
-    (parent,) = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    (parent,) = client.search_runs([client.get_experiment_by_name("cdnow_value").experiment_id])
     assert parent.info.status == "FINISHED"
     metrics = parent.data.metrics
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardie & Lee (2005)

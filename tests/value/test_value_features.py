@@ -59,7 +59,7 @@ def test_segments_on_clv_and_p_alive_are_profiled_by_them(tmp_path: Path) -> Non
     result = run_cli(*BASE, "segmentation.settings.columns=[clv,p_alive]", f"tracking.uri={uri}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     client = MlflowClient(uri)
-    (parent,) = client.search_runs([client.get_experiment_by_name("crmflow").experiment_id])
+    (parent,) = client.search_runs([client.get_experiment_by_name("synthetic").experiment_id])
     assert parent.info.status == "FINISHED" and parent.data.metrics["predictor.roc_auc"] > 0.5
     path = client.download_artifacts(parent.info.run_id, "segmentation/segment_profiles.csv", str(tmp_path))
     profiles = pd.read_csv(path)

@@ -49,20 +49,24 @@ def test_a_folder_is_named_as_one(tmp_path: Path) -> None:
         read_table(tmp_path / "sales", ",", "k")
 
 
-@pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("|", "'|'"), ("\t", '"\\\\t"')])
-def test_one_column_names_the_delimiter_the_file_has(tmp_path: Path, sep: str, shown: str) -> None:
+# ';' and '|' are shell syntax: the advice is quoted whole so that it works pasted into bash
+SHELL_SAFE = [(";", "';'", "\"k.sep=';'\""), ("|", "'|'", "\"k.sep='\\|'\""), ("\t", '"\\\\t"', 'k.sep="\\\\t"')]
+
+
+@pytest.mark.parametrize(("sep", "shown", "advice"), SHELL_SAFE)
+def test_one_column_names_the_delimiter_the_file_has(tmp_path: Path, sep: str, shown: str, advice: str) -> None:
     path = write(tmp_path, TX.replace(",", sep))
     with pytest.raises(
         DataError,
         match=rf"^k.sep: '.*tx.csv' reads as one column with sep=','; its first line has 2 {shown} and no ',': "
-        rf"set k.sep={shown}$",
+        rf"set {advice}$",
     ):
         read_table(path, ",", "k", sep_key="k.sep")
 
 
 def test_headerless_one_column_gets_the_hint_too(tmp_path: Path) -> None:
     path = write(tmp_path, "1;2024-01-02;10\n2;2024-01-03;3\n")
-    with pytest.raises(DataError, match=r"its first line has 2 ';' and no ',': set k.sep=';'$"):
+    with pytest.raises(DataError, match=r"""its first line has 2 ';' and no ',': set "k.sep=';'"$"""):
         read_table(path, ",", "k", header=False, sep_key="k.sep")
 
 

@@ -20,9 +20,14 @@ def rate_vs_baseline(what: str, value: float, baseline: float, baseline_name: st
     if not (math.isfinite(value) and math.isfinite(baseline)) or n <= 0:
         return None
     noise = Z * math.sqrt((value * (1 - value) + baseline * (1 - baseline)) / n)
-    if value < baseline:
+    if baseline - value > noise:
         return f"{what} {_shown(value)} loses to the {baseline_name}'s {_shown(baseline)} ({int(n)} customers)"
-    if value - baseline < noise:
+    if value < baseline:
+        return (
+            f"{what} {_shown(value)} is below the {baseline_name}'s {_shown(baseline)}, within noise "
+            f"(±{_shown(noise)} over {int(n)} customers)"
+        )
+    if value - baseline <= noise:
         return (
             f"{what} {_shown(value)} is within noise of the {baseline_name}'s {_shown(baseline)} "
             f"(±{_shown(noise)} over {int(n)} customers)"
@@ -48,6 +53,8 @@ def auc_near_chance(what: str, auc: float, n: float, positive_rate: float) -> st
     if not math.isfinite(auc) or n_positive < 1 or n_negative < 1:
         return None
     noise = Z * auc_standard_error(n_positive, n_negative)
+    if auc < 0.5 - noise:
+        return f"{what} {_shown(auc)} is below chance (0.5): the ranking is reversed; check how the target is coded"
     if auc - 0.5 < noise:
         band = f"0.5 ± {_shown(noise)} on {int(n)} customers"
         return f"{what} {_shown(auc)} is near chance ({band}): the model ranks customers hardly better than a coin"

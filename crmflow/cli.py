@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from crmflow.config.experiments import recipe_keys, register_experiments
+from crmflow.environ import SWEEP_JOB_ENV
 from crmflow.errors import CrmflowError, did_you_mean
 from crmflow.hydra_callbacks import record_failure, redact_hydra_outputs
 from crmflow.hydra_callbacks import sweep_id as sweep_of
@@ -47,6 +48,7 @@ def _task(cfg: DictConfig) -> None:
     sweep_id = None
     if str(hydra_cfg.mode) == "RunMode.MULTIRUN":
         sweep_id = sweep_of(str(hydra_cfg.sweep.dir))
+        os.environ[SWEEP_JOB_ENV] = "1"  # parallel jobs share the terminal: progress as lines, not bars
     choices = {k: str(v) for k, v in hydra_cfg.runtime.choices.items() if not k.startswith("hydra")}
     recipe = choices.get("experiment")
     info = RunInfo(

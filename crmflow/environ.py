@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+SWEEP_JOB_ENV = "CRMFLOW_SWEEP_JOB"  # "1" in a job of a --multirun sweep: jobs may share one terminal
+
 
 @contextmanager
 def environment(name: str, value: str) -> Iterator[None]:

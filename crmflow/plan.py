@@ -38,7 +38,6 @@ from crmflow.tuning_checks import check_tuning
 logger = logging.getLogger(__name__)
 RUN_KEYS = (
     "seed",
-    "name",
     "data_dir",
     "data",
     "features",
@@ -183,7 +182,9 @@ def _plan(config: dict[str, Any], user_keys: Collection[str], packages: tuple[st
     for key in sorted(set(tracking) - set(TRACKING_KEYS)):
         raise ConfigError(f"tracking: unknown key '{key}'{did_you_mean(key, TRACKING_KEYS)}")
     experiment_rule = Text(hint="; it is the recipe's or the data's name unless set: give tracking.experiment=...")
-    validate(tracking, {"uri": [Text()], "experiment": [experiment_rule]}, "tracking")  # `name=` leaves it empty
+    validate(
+        tracking, {"uri": [Text()], "experiment": [experiment_rule]}, "tracking"
+    )  # `tracking.experiment=` leaves it empty
     uri, experiment = str(tracking["uri"]), str(tracking["experiment"])
     privacy = privacy_mode(tracking)
     trial_logging(tracking)  # tracking.trials: runs | steps | none, before any data

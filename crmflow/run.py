@@ -22,7 +22,6 @@ from crmflow.config.tracking import trial_logging
 from crmflow.features.cache import CachedFeatures
 from crmflow.features.table import drop_unlabelled
 from crmflow.plan import RunPlan, plan_run
-from crmflow.plots.tuning import optimization_history
 from crmflow.privacy import Privacy
 from crmflow.redact import redact_config, redact_overrides
 from crmflow.run_summary import RUN_SUMMARY_FILE, run_summary_text
@@ -34,9 +33,7 @@ from crmflow.tuning import Evaluate, tune
 from crmflow.tuning_report import (
     BEST_PARAMS_FILE,
     best_params_text,
-    front_artifacts,
-    importance_artifacts,
-    winner_records,
+    log_history,
 )
 
 logger = logging.getLogger(__name__)
@@ -67,6 +64,7 @@ class StageSummary:
     best_params: dict[str, Any]
     tuning: TuningResult | None = None
     caveats: list[str] = field(default_factory=list)  # when the result is useless (crmflow.caveats)
+    objective: str | None = None  # the metric the stage is judged by (tuned or not)
 
 
 @dataclass
@@ -179,15 +177,20 @@ def _run_stage(
             closer=tracker,
         )
         params = tuned.best_params
-        _log_history(stage.name, tuned, state.artifact_dir, tracker)
+        log_history(stage.name, tuned, state.artifact_dir, tracker)
     result = stage.finalize(spec.build(params), prepared, spec, state, tuned)
     result.metrics["seconds"] = round(time.perf_counter() - started, 3)
     tracker.log_metrics(result.metrics, prefix=f"{stage.name}.")
     if params:
         tracker.log_params({f"{stage.name}.best.{k}": str(v) for k, v in params.items()})
     tracker.log_artifacts(result.artifacts, folder=stage.name)
-    caveats = stage.caveats(spec, result.metrics, data)
-    summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned, caveats)
+    try:  # a caveat is a remark: it never stops a run
+        caveats = list(stage.caveats(spec, result.metrics, data) or [])
+    except Exception as error:  # a plug-in stage's caveats may fail in any way
+        logger.warning("%s: caveats skipped: %s", stage.name, error)
+        caveats = []
+    objective = (tuned.objective if tuned else stage.default_objective(spec)).metric
+    summary = StageSummary(stage.name, spec.short_name, result.metrics, params, tuned, caveats, objective)
     if result.model is not None:
         state.model_uris[stage.name] = tracker.log_model(result.model, stage.name)
     return summary
@@ -203,27 +206,6 @@ def _evaluator(stage: Stage, spec: ComponentSpec, prepared: Any) -> Evaluate:
         return stage.score(estimator, prepared, spec, report)
 
     return evaluate
-
-
-def _log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: Tracker) -> None:
-    tracker.log_metrics(
-        {"n_trials_complete": tuned.n_complete, "n_trials_failed": tuned.n_failed, "n_trials_pruned": tuned.n_pruned},
-        prefix=f"{stage}.tuning.",
-    )
-    history = tuned.history
-    csv_path = artifact_dir / f"{stage}_optuna_history.csv"
-    history.to_csv(csv_path, index=False)
-    values = history.loc[history["state"] == "COMPLETE"].set_index("number")["value"]
-    title = f"{stage}: {tuned.objective.metric} per trial"
-    plot = optimization_history(values, tuned.objective.direction, title, artifact_dir / f"{stage}_optuna_history.png")
-    tags, best = winner_records(stage, tuned)
-    tracker.set_tags(tracker.current_run_id, tags)  # the parent: other processes of a stored study may tag it too
-    tracker.log_metrics(best)
-    front, trial_tags = front_artifacts(stage, tuned, artifact_dir)
-    for run_id, run_tags in trial_tags.items():
-        tracker.set_tags(run_id, run_tags)
-    artifacts = [csv_path, plot, *front, *importance_artifacts(stage, tuned, artifact_dir)]
-    tracker.log_artifacts(artifacts, folder=f"{stage}/tuning")
 
 
 def _log_best_params(summaries: list[StageSummary], plan: RunPlan, info: RunInfo, tracker: Tracker) -> None:
@@ -269,7 +251,14 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
             summaries = [_run_stage(stage, spec, state, plan, tracker, data_metrics) for stage, spec in plan.stages]
             _log_best_params(summaries, plan, info, tracker)
             summary = run_summary_text(
-                parent.info.run_id, name, plan.experiment, info.overrides, data_metrics, summaries, info.choices
+                parent.info.run_id,
+                name,
+                plan.experiment,
+                info.overrides,
+                data_metrics,
+                summaries,
+                info.choices,
+                None if state.table is None or state.table.y is None else str(state.table.y.name),
             )
             tracker.log_text(summary, RUN_SUMMARY_FILE)
             log_run_report(tracker, parent.info.run_id)  # report.html and the run's description; never fails the run

@@ -27,7 +27,9 @@ def _number(value: float) -> float | None:
 
 def _plain(value: Any) -> Any:
     """A best parameter as JSON holds it (numbers and text; anything else as its text)."""
-    return value if isinstance(value, bool | int | float | str) or value is None else str(value)
+    if isinstance(value, float):
+        return _number(value)
+    return value if isinstance(value, bool | int | str) or value is None else str(value)
 
 
 def stage_record(stage: Any, choice: str | None) -> dict[str, Any]:
@@ -49,6 +51,7 @@ def stage_record(stage: Any, choice: str | None) -> dict[str, Any]:
         "metrics": {name: _number(value) for name, value in stage.metrics.items()},
         "best_params": {name: _plain(value) for name, value in stage.best_params.items()},
         "tuning": tuning,
+        "objective": stage.objective,
         "flags": list(stage.caveats),
     }
 
@@ -61,6 +64,7 @@ def run_summary_text(
     data_metrics: Mapping[str, float],
     stages: Iterable[Any],
     choices: Mapping[str, str],
+    target: str | None = None,
 ) -> str:
     """The JSON text of `run_summary.json`."""
     record = {
@@ -69,6 +73,7 @@ def run_summary_text(
         "experiment": experiment,
         "crmflow_version": __version__,
         "command": reproduce_command(overrides),
+        "target": target,  # the customer table's target column, if any
         "data": {name: _number(value) for name, value in data_metrics.items()},
         "stages": [stage_record(stage, choices.get(stage.stage)) for stage in stages],
     }

@@ -258,7 +258,7 @@ def tune(
     """
     goals = settings.goals_of(stage)
     logged = trial_logger(tracker, stage, tuple(goal.metric for goal in goals))
-    closer, tracker = (closer if logged is tracker else None), logged  # only runs per trial can be left RUNNING
+    tracker = logged  # `closer` still ends trial runs an earlier `tracking.trials: runs` process left RUNNING
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # crmflow logs each trial, failures in one line
     with tempfile.TemporaryDirectory(prefix=f"crmflow-{stage}-", dir=workdir) as scratch:
         place = StudyPlace.of(settings, stage, Path(scratch))

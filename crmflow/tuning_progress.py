@@ -5,6 +5,7 @@ trial always gets its own warning line, and off a terminal a pruned trial its ow
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from typing import IO, Any
@@ -13,6 +14,7 @@ import optuna
 from optuna.trial import TrialState
 
 from crmflow.config.goals import Objective
+from crmflow.environ import SWEEP_JOB_ENV
 from crmflow.studies import Session
 
 logger = logging.getLogger("crmflow.tuning")
@@ -33,7 +35,8 @@ class Progress:
         self.stage, self.goals, self.session = stage, goals, session
         self.every = max(1, session.target // LINES_PER_STUDY)
         stream = sys.stderr if stream is None else stream
-        self._bar = _bar(stage, session.target, stream) if bar and _is_terminal(stream) else None
+        shared = os.environ.get(SWEEP_JOB_ENV) == "1"  # jobs of a parallel sweep share one terminal: lines, no bars
+        self._bar = _bar(stage, session.target, stream) if bar and not shared and _is_terminal(stream) else None
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         done = self.session.finished(study.get_trials(deepcopy=False))
@@ -41,6 +44,8 @@ class Progress:
         if trial.state not in (TrialState.COMPLETE, TrialState.PRUNED):
             reason = trial.user_attrs.get("error", "")
             self._above_bar(logging.WARNING, "%s %s %s", where, trial.state.name.lower(), reason)
+            if self._bar is not None:  # a failed trial is done too: the bar moves on
+                self._bar.update(done - self._bar.n)
         elif self._bar is not None:
             self._bar.set_postfix_str(_best(study), refresh=False)
             self._bar.update(done - self._bar.n)

@@ -1,4 +1,4 @@
-"""What a tuned stage logs on the parent run beyond its history: the winner and what mattered, and the run's
+"""What a tuned stage logs on the parent run: its history, the winner and what mattered, and the run's
 `best_params.yaml` recipe that refits every stage's winner once (crmflow.best_recipe)."""
 
 from __future__ import annotations
@@ -10,9 +10,17 @@ from typing import Any
 from crmflow.best_recipe import best_recipe, kept_override_keys, recipe_text
 from crmflow.plots.importance import param_importance_bars, top_two_scatter
 from crmflow.plots.pareto import pareto_front_plot
+from crmflow.plots.tuning import optimization_history
 from crmflow.stages.contract import TuningResult
 
-__all__ = ["BEST_PARAMS_FILE", "best_params_text", "front_artifacts", "importance_artifacts", "winner_records"]
+__all__ = [
+    "BEST_PARAMS_FILE",
+    "best_params_text",
+    "front_artifacts",
+    "importance_artifacts",
+    "log_history",
+    "winner_records",
+]
 
 BEST_PARAMS_FILE = "best_params.yaml"
 FRONT_TAG, SELECTED_TAG = "crmflow.pareto_front", "crmflow.selected"  # on a multi-objective study's trial runs
@@ -75,3 +83,26 @@ def best_params_text(
     tuned stage's best parameters, with tuning off; secrets are left out."""
     kept = kept_override_keys(overrides, recipe_keys, config)
     return recipe_text(best_recipe(choices, kept, config, best), run_id)
+
+
+def log_history(stage: str, tuned: TuningResult, artifact_dir: Path, tracker: Any) -> None:
+    """The stage's study on the parent run: trial counts, the history CSV and plot, the winner's tags and value, a
+    multi-objective front, and the parameter importances."""
+    tracker.log_metrics(
+        {"n_trials_complete": tuned.n_complete, "n_trials_failed": tuned.n_failed, "n_trials_pruned": tuned.n_pruned},
+        prefix=f"{stage}.tuning.",
+    )
+    history = tuned.history
+    csv_path = artifact_dir / f"{stage}_optuna_history.csv"
+    history.to_csv(csv_path, index=False)
+    values = history.loc[history["state"] == "COMPLETE"].set_index("number")["value"]
+    title = f"{stage}: {tuned.objective.metric} per trial"
+    plot = optimization_history(values, tuned.objective.direction, title, artifact_dir / f"{stage}_optuna_history.png")
+    tags, best = winner_records(stage, tuned)
+    tracker.set_tags(tracker.current_run_id, tags)  # the parent: other processes of a stored study may tag it too
+    tracker.log_metrics(best)
+    front, trial_tags = front_artifacts(stage, tuned, artifact_dir)
+    for run_id, run_tags in trial_tags.items():
+        tracker.set_tags(run_id, run_tags)
+    artifacts = [csv_path, plot, *front, *importance_artifacts(stage, tuned, artifact_dir)]
+    tracker.log_artifacts(artifacts, folder=f"{stage}/tuning")

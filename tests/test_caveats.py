@@ -32,6 +32,14 @@ def test_a_small_gain_is_within_noise_and_a_large_one_is_not() -> None:
     # noise = 2 * sqrt((0.4 * 0.6 + 0.3 * 0.7) / 4596) = 0.0198 < 0.1
     assert rate_vs_baseline("hit-rate", 0.40, 0.30, "baseline", 4596) is None
     assert rate_vs_baseline("hit-rate", float("nan"), 0.30, "baseline", 4596) is None
+    below = rate_vs_baseline("hit-rate", 0.29, 0.30, "baseline", 1000)  # below, but by less than the noise
+    assert below is not None and below.startswith("hit-rate 0.29 is below the baseline's 0.3, within noise")
+    assert rate_vs_baseline("hit-rate", 0.0, 0.0, "baseline", 1000) is not None  # nothing hit either way
+
+
+def test_an_auc_far_below_chance_is_called_reversed() -> None:
+    caveat = auc_near_chance("ROC-AUC", 0.3, 400, 0.5)  # 0.3 < 0.5 - 2 * 0.029
+    assert caveat is not None and "the ranking is reversed" in caveat
 
 
 def test_auc_noise_follows_hanley_and_mcneil() -> None:
@@ -50,6 +58,8 @@ def test_predictor_caveats_read_the_holdout_and_the_target_rate() -> None:
     (worse,) = predictor_caveats({"holdout_r2": -0.05, "n_holdout": 200.0}, {})
     assert "no better than predicting every customer's average" in worse
     assert predictor_caveats({"holdout_r2": 0.4, "n_holdout": 200.0}, {}) == []
+    (cross_validated,) = predictor_caveats({"roc_auc": 0.51, "n_train": 500.0}, {"features.target_rate": 0.3})
+    assert cross_validated.startswith("the cross-validated ROC-AUC 0.51 is near chance")
 
 
 def test_segmentation_caveats_name_a_dominant_segment_and_noise() -> None:

@@ -177,3 +177,13 @@ def test_on_a_terminal_one_bar_per_study_and_failures_get_their_own_line(caplog)
     assert "segmentation: 100%" in drawn and "3/3 [" in drawn and "best 0.0200 (trial 2)" in drawn
     assert drawn.endswith("\n")  # closed, left on screen
     assert progress("segmentation", GOALS, session, terminal, bar=False)._bar is None  # the workers' processes
+
+
+def test_a_failed_last_trial_still_fills_the_bar_and_sweep_jobs_get_lines(monkeypatch) -> None:
+    study, trials = finished_trials(["COMPLETE", "COMPLETE", "FAIL"])
+    terminal = FakeTerminal()
+    session = Session("segmentation", 3, False, 0, frozenset(), 10, None)
+    replay(progress("segmentation", GOALS, session, terminal), study, trials)
+    assert "3/3 [" in terminal.getvalue()
+    monkeypatch.setenv("CRMFLOW_SWEEP_JOB", "1")  # jobs of a parallel sweep share the terminal
+    assert progress("segmentation", GOALS, session, FakeTerminal())._bar is None

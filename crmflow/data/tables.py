@@ -84,10 +84,10 @@ def read_table(
 
 def plain_numbers(values: pd.Series) -> pd.Series:
     """Text as numbers when every non-blank value is a plain number (as read_csv infers them without decimal
-    and thousands marks), else unchanged."""
+    and thousands marks), else unchanged; digits with a leading zero ("01022023", a day first) stay text."""
     text = values.astype("string").str.strip()
     blank = text.isna() | text.eq("")
-    if blank.all() or pd.to_numeric(text[~blank], errors="coerce").isna().any():
+    if blank.all() or pd.to_numeric(text[~blank], errors="coerce").isna().any() or text.str.match(r"0\d").any():
         return values
     numbers = pd.to_numeric(text.mask(blank).to_numpy(dtype=object, na_value=None))  # an ndarray: numpy dtypes
     return pd.Series(numbers, index=values.index, name=values.name)  # int64, or float64 with blanks, as read_csv

@@ -60,7 +60,7 @@ def importance_bars(importances: pd.DataFrame, path: Path, top: int = 20) -> Pat
     negative, around a zero line."""
     shown = importances.head(top).iloc[::-1]
     values = shown["importance"].to_numpy(dtype="float64")
-    signed = bool((values < 0).any())
+    signed = bool((values < 0).any()) and str(importances["kind"].iloc[0]).startswith("coefficient")
     colours = np.where(values >= 0, "tab:red", "tab:blue") if signed else "tab:blue"
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(shown) + 1.5))

@@ -48,14 +48,20 @@ def _segment_value_names(model: Any) -> dict[str, str]:
     return {}
 
 
+MANY_LEVELS = 50  # a one-hot column with more values is id-like (a customer id, an e-mail): its values stay unnamed
+
+
 def readable_names(model: Any) -> dict[str, str]:
-    """Output column name -> readable name for every one-hot column of the fitted `model`."""
+    """Output column name -> readable name for every one-hot column of the fitted `model`; the values of a column
+    with more than MANY_LEVELS of them (an id or free text) are numbered, never shown."""
     values = _segment_value_names(model)
     mapping: dict[str, str] = {}
     for step in _fitted_steps(model):
         if not hasattr(step, "categories_") or not hasattr(step, "feature_names_in_"):
             continue
         for column, categories in zip(step.feature_names_in_, step.categories_, strict=True):
-            for value in categories:
-                mapping[f"{column}_{value}"] = one_hot_name(str(column), str(value), values)
+            many = len(categories) > MANY_LEVELS
+            for number, value in enumerate(categories, start=1):
+                shown = f"{column}=value {number} of {len(categories)}" if many else None
+                mapping[f"{column}_{value}"] = shown or one_hot_name(str(column), str(value), values)
     return mapping

@@ -16,9 +16,9 @@ def main_metric(run: RunSource, stage: str) -> str | None:
     """The stage's tuning objective when it logged it, else its usual metric (as crmflow compare picks)."""
     record = run.stage_record(stage) or {}
     metrics = run.stage_metrics(stage)
-    objective = (record.get("tuning") or {}).get("metric")
-    if objective and objective in metrics:
-        return str(objective)
+    for objective in ((record.get("tuning") or {}).get("metric"), record.get("objective")):
+        if objective and objective in metrics:
+            return str(objective)
     from crmflow.compare import main_metric as usual
 
     found = usual(run.run, stage)

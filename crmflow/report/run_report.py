@@ -64,7 +64,7 @@ def run_report(client: Any, run_id: str) -> tuple[str, str]:
     with tempfile.TemporaryDirectory(prefix="crmflow-report-") as scratch:
         run = read_run(client, run_id, Path(scratch))
         html = render_run(run)
-        note = note_markdown(run, headline_rows(run), f"{redact(run.run.info.artifact_uri)}/{REPORT_FILE}")
+        note = redact(note_markdown(run, headline_rows(run), f"{redact(run.run.info.artifact_uri)}/{REPORT_FILE}"))
     return html, note
 
 

@@ -100,6 +100,12 @@ class RunSource:
         prefix = f"{stage}."
         return {k[len(prefix) :]: v for k, v in self.metrics.items() if k.startswith(prefix)}
 
+    @property
+    def target(self) -> str:
+        """The name of the predictor's target: from run_summary.json, else the config's target key."""
+        named = (self.summary or {}).get("target")
+        return str(named or self.params.get("features.target") or self.params.get("data.customers.target") or "target")
+
     def stage_record(self, stage: str) -> dict[str, Any] | None:
         """The stage's entry in run_summary.json, if the run has one."""
         stages = (self.summary or {}).get("stages") or []

@@ -37,6 +37,13 @@ def test_thousands_dot_is_not_applied_to_the_date(tmp_path: Path) -> None:
     assert tx["amount"].tolist() == [1071.79, 71.79]
 
 
+def test_digit_only_dates_keep_their_leading_zero(tmp_path: Path) -> None:
+    # as a number, 01022023 would lose its zero and %d%m%Y would read 10 Feb 2023
+    path = write(tmp_path, "customer;date;amount\nc1;01022023;5\nc2;15022023;6\n")
+    tx, _ = load_transactions({"path": path, "sep": ";", "timestamp_format": "%d%m%Y", "columns": COLUMNS})
+    assert tx["timestamp"].tolist() == [pd.Timestamp("2023-02-01"), pd.Timestamp("2023-02-15")]
+
+
 def test_unit_price_times_quantity_in_german_format(tmp_path: Path) -> None:
     # 2 × 1071.79 = 2143.58; 1 × 71.79
     path = write(tmp_path, "customer;date;unit_price;qty\nc1;01.01.2023;1.071,79;2\nc2;02.01.2023;71,79;1\n")

@@ -113,3 +113,31 @@ def test_a_named_segmenter_shows_its_segment_names() -> None:
     ).fit(X, y)
     assert readable_names(model)["segment_segment_0"] == "segment=champions"
     assert readable_names(model)["segment_segment_1"] == "segment=other"
+
+
+def test_an_id_like_column_is_numbered_never_shown() -> None:
+    ids = [f"C{n:04d}" for n in range(60)]  # more than MANY_LEVELS values: an id, whose values must not be shown
+    encoder = OneHotEncoder().fit(pd.DataFrame({"customer": ids, "plan": ["a", "b"] * 30}))
+    names = readable_names(encoder)
+    assert names["customer_C0000"] == "customer=value 1 of 60"
+    assert names["plan_a"] == "plan=a"
+    assert not any("C00" in shown for shown in names.values())
+
+
+def test_permutation_importances_are_drawn_unsigned(tmp_path) -> None:
+    from matplotlib import pyplot
+
+    from crmflow.plots.prediction import importance_bars
+
+    table = pd.DataFrame(
+        {"feature": ["a", "b"], "importance": [0.2, -0.01], "kind": "permutation importance (roc_auc drop)"}
+    )
+    figures = []
+    original = pyplot.Figure.savefig
+    pyplot.Figure.savefig = lambda fig, *args, **kwargs: figures.append(fig) or original(fig, *args, **kwargs)
+    try:
+        importance_bars(table, tmp_path / "bars.png")
+    finally:
+        pyplot.Figure.savefig = original
+    (figure,) = figures
+    assert "red raises" not in figure.axes[0].get_title()

@@ -56,6 +56,6 @@ def section(run: RunSource) -> dict[str, Any] | None:
         "table_figures": key_figures(metrics, TABLE),
         "target_rate": None if target is None or not 0 <= target <= 1 else percent(target),
         "target_mean": None if target is None or 0 <= target <= 1 else shown(target),
-        "target": run.params.get("features.target", "target"),
+        "target": run.target,
         "cleaning": cleaning,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from crmflow.report.figures import key_figures, percent, shown, table_rows
@@ -29,7 +30,13 @@ def lead(metrics: dict[str, float]) -> str | None:
     """The held-out (else backtest) MASE against seasonal-naive's in words."""
     for prefix, part in (("holdout_", "held-out periods"), ("", "backtest periods")):
         model, baseline = metrics.get(f"{prefix}mase"), metrics.get(f"{prefix}baseline_mase")
-        if model is not None and baseline is not None and baseline > 0:
+        if (
+            model is not None
+            and baseline is not None
+            and math.isfinite(model)
+            and math.isfinite(baseline)
+            and baseline > 0
+        ):
             change = 1 - model / baseline
             verdict = f"{percent(change)} lower error" if change > 0 else f"{percent(-change)} higher error"
             return (

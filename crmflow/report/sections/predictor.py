@@ -57,7 +57,9 @@ def spread(metrics: dict[str, float], name: str, predictions: Any) -> str | None
 
 def drivers(importances: Any, top: int = N_DRIVERS) -> list[dict[str, str]]:
     """The features that move the prediction most, with the direction when the importance is a coefficient."""
-    ranked = importances.reindex(importances["importance"].abs().sort_values(ascending=False).index).head(top)
+    signed = importances["kind"].astype(str).str.startswith("coefficient").all() if "kind" in importances else False
+    size = importances["importance"].abs() if signed else importances["importance"]  # permutation: a drop, not a sign
+    ranked = importances.reindex(size.sort_values(ascending=False).index).head(top)
     rows = []
     for row in ranked.itertuples():
         kind = str(getattr(row, "kind", ""))
@@ -71,7 +73,7 @@ def section(run: RunSource) -> dict[str, Any] | None:
     metrics = run.stage_metrics("predictor")
     predictions = run.csv("predictor/predictor_holdout_predictions.csv", usecols=_without_ids)
     importances = run.csv("predictor/predictor_feature_importances.csv")
-    target = run.params.get("features.target", "the target")
+    target = run.target
     threshold = metrics.get("threshold")
     flagged = None
     if threshold is not None and predictions is not None and "probability" in predictions:
@@ -82,8 +84,11 @@ def section(run: RunSource) -> dict[str, Any] | None:
             "true_per_thousand": shown(round(found["true_per_thousand"])),
             "precision": percent(found["precision"]),
         }
-    name = "roc_auc" if "holdout_roc_auc" in metrics or "roc_auc" in metrics else None
+    name = "roc_auc" if "holdout_roc_auc" in metrics else None  # without a holdout the figures say the CV value
     quality = None
+    cv_only = None
+    if name is None and "roc_auc" in metrics:  # holdout_fraction 0: the cross-validated figure is all there is
+        cv_only = {"cv": shown(metrics["roc_auc"]), "cv_spread": cv_spread(metrics, "roc_auc")}
     if name:
         quality = {
             "holdout": shown(metrics.get(f"holdout_{name}")),
@@ -95,6 +100,7 @@ def section(run: RunSource) -> dict[str, Any] | None:
         "title": f"Prediction: {target}",
         "target": target,
         "quality": quality,
+        "cv_only": cv_only,
         "figures": key_figures(metrics, QUALITY),
         "flagged": flagged,
         "drivers": [] if importances is None or importances.empty else drivers(importances),

@@ -42,7 +42,8 @@ def feature_figures(row: pd.Series, top: int = N_FEATURES) -> list[dict[str, str
 
 def target_columns(profiles: pd.DataFrame) -> list[str]:
     """The target's per-segment rate or mean (`churn_rate`, `spend_mean`): not a feature's mean_/median_."""
-    return [c for c in profiles.columns if c.endswith(("_rate", "_mean")) and not c.startswith(("mean_", "median_"))]
+    derived = ("mean_", "median_", "lift_", "percentile_")  # a feature's statistics, even of a feature named *_rate
+    return [c for c in profiles.columns if c.endswith(("_rate", "_mean")) and not c.startswith(derived)]
 
 
 def value_by_segment(run: RunSource, profiles: pd.DataFrame) -> pd.DataFrame | None:
@@ -98,7 +99,8 @@ def section(run: RunSource) -> dict[str, Any] | None:
         value = value_by_segment(run, profiles)
         cards = [card(segment, row, targets, value) for segment, row in profiles.iterrows()]
     overall = (run.summary or {}).get("data", {}).get("features.target_rate", run.metrics.get("features.target_rate"))
-    lead = f"The customers fall into {len(cards)} segments." if cards else None
+    count = metrics.get("n_segments", len(cards))  # the noise row of a density segmenter is no segment
+    lead = f"The customers fall into {shown(count)} segments." if cards else None
     if cards and overall is not None and targets:
         value = percent(overall) if targets[0].endswith("_rate") else shown(overall)
         lead = f"{lead} Across all customers the {targets[0].replace('_', ' ')} is {value}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from crmflow.report.figures import key_figures, percent, shown, table_rows
@@ -34,7 +35,7 @@ def lead(metrics: dict[str, float]) -> str | None:
 def holdout_check(metrics: dict[str, float]) -> str | None:
     """The model's holdout error per customer against the naive rate baseline's."""
     model, baseline = metrics.get("holdout_mae"), metrics.get("baseline_holdout_mae")
-    if model is None or baseline is None:
+    if model is None or baseline is None or not (math.isfinite(model) and math.isfinite(baseline)):
         return None
     better = "better" if model < baseline else "no better"
     return (

@@ -200,7 +200,7 @@ def test_a_predictor_on_value_columns_scores_the_raw_log_as_the_run_scored_its_h
 def test_registering_the_best_run_by_a_value_metric_registers_the_value_model(
     logged: Logged, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = [f"tracking_uri={logged.uri}", "experiment=crmflow", "metric=value.holdout_mae", "register=clv"]
+    args = [f"tracking_uri={logged.uri}", "experiment=synthetic", "metric=value.holdout_mae", "register=clv"]
     main(["compare", *args])
     assert "registered clv version 1" in capsys.readouterr().out
     version = MlflowClient(logged.uri).get_model_version_by_alias("clv", "champion")

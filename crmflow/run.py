@@ -81,14 +81,14 @@ class RunResult:
     model_uris: dict[str, str] = field(default_factory=dict)  # every logged model by stage
 
 
-def run_name(plan: RunPlan, info: RunInfo) -> str:
+def run_name(plan: RunPlan, info: RunInfo, ran: list[tuple[Stage, ComponentSpec]] | None = None) -> str:
     """E.g. "online_retail · kmeans · fpgrowth · logistic_regression · n_clusters=4 · 3f9a1c": the recipe, the stage
     choices, what the command line sets (another group's option, a stage's value, the seed: what a sweep varies),
-    then a short random id, so two runs of one sweep never share a name."""
+    then a short random id, so two runs of one sweep never share a name. `ran`: the stages that run (default: all)."""
     stages = set(plan.config.get("stages") or ())
     recipe = info.choices.get("experiment")
     names = [recipe] if recipe and recipe != "None" else []
-    names += [info.choices.get(stage.name, spec.short_name) for stage, spec in plan.stages]
+    names += [info.choices.get(stage.name, spec.short_name) for stage, spec in (plan.stages if ran is None else ran)]
     for override in redact_overrides(info.overrides):
         key, sep, value = override.lstrip("+~").partition("=")
         group = key.split(".", 1)[0]
@@ -228,6 +228,19 @@ def run(cfg: Any, info: RunInfo | None = None) -> RunResult:
         return _execute(plan, info)
 
 
+def _runnable(plan: RunPlan, info: RunInfo, state: RunState) -> list[tuple[Stage, ComponentSpec]]:
+    """The stages to run: one that needs transactions is left out, with a line, when the data has none and the
+    command line did not choose it (a chosen one says what it lacks in its `check`)."""
+    chosen = {override.partition("=")[0].lstrip("+~") for override in info.overrides}
+    stages = []
+    for stage, spec in plan.stages:
+        if stage.needs_transactions and state.data.transactions is None and stage.name not in chosen:
+            logger.info("%s: skipped: the data has no transactions (set %s=none to say so)", stage.name, stage.name)
+            continue
+        stages.append((stage, spec))
+    return stages
+
+
 def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
     """Load once, check every stage against the data, then run the stages under one parent run."""
     from crmflow.report import log_run_report
@@ -237,10 +250,11 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
     tracker = Tracker(plan.tracking_uri, plan.experiment, trial_logging(plan.config["tracking"]))  # before any data
     with tempfile.TemporaryDirectory(prefix="crmflow-") as scratch:
         state, data_metrics = _load(plan, Path(scratch))
-        for stage, spec in plan.stages:
+        stages = _runnable(plan, info, state)
+        for stage, spec in stages:
             stage.check(spec, state)
         tracker.ensure_experiment()
-        name = run_name(plan, info)
+        name = run_name(plan, info, stages)
         with study_parent_run(plan.tuning, tracker, name, _tags(plan, info)) as parent:  # the study's, if stored
             logger.info("MLflow run %s (%s) in experiment '%s'", parent.info.run_id, name, plan.experiment)
             shown = redact_config(plan.config)  # passwords in URLs and secret-named keys never reach the store
@@ -248,7 +262,7 @@ def _execute(plan: RunPlan, info: RunInfo) -> RunResult:
             tracker.log_text(yaml.safe_dump(shown, sort_keys=False), "config.yaml")
             tracker.log_metrics(data_metrics)
             _log_inputs(state, tracker)
-            summaries = [_run_stage(stage, spec, state, plan, tracker, data_metrics) for stage, spec in plan.stages]
+            summaries = [_run_stage(stage, spec, state, plan, tracker, data_metrics) for stage, spec in stages]
             _log_best_params(summaries, plan, info, tracker)
             summary = run_summary_text(
                 parent.info.run_id,

@@ -146,6 +146,8 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
     trial_objective = _objective(job, tracker, lock)
     shown = progress(job.stage, job.goals, job.session, bar=job.settings.n_workers == 1)  # workers: log lines
     outage = Outage(job.settings.grace_period)
+    after_trial = getattr(tracker, "after_trial", None)  # a logger that writes once the study stored the trial
+    callbacks = [shown, *([after_trial] if after_trial else [])]
     try:
         while True:
             try:
@@ -153,7 +155,7 @@ def _work(job: _Job, study: optuna.Study, storage: BaseStorage | None, tracker: 
                 try:
                     if not job.session.may_start(study, storage):
                         return
-                    study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=[shown])
+                    study.optimize(trial_objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
                 finally:
                     lock.release()
             except Exception as error:

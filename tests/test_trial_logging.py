@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from itertools import count
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from mlflow.tracking import MlflowClient
+from optuna.trial import TrialState
 
 from crmflow.config.components import parse_component
 from crmflow.config.tracking import trial_logging
@@ -94,8 +96,15 @@ def test_a_step_trial_logs_its_objective_and_numeric_parameters_only_when_it_com
     with pytest.raises(ValueError), steps.child_run("rules · trial 8", params, {"crmflow.trial": "8"}):
         steps.log_metrics({"hit_rate": 0.6})
         raise ValueError("failed after logging")
+    assert parent.logged == []  # nothing before the study has stored the trial
+    steps.after_trial(None, SimpleNamespace(number=8, state=TrialState.FAIL))
+    steps.after_trial(None, SimpleNamespace(number=7, state=TrialState.FAIL))  # the tell failed: no step
+    assert parent.logged == []
+    with steps.child_run("rules · trial 9", params, {"crmflow.trial": "9"}):
+        steps.log_metrics({"hit_rate": 0.5, "precision": 0.1})
+    steps.after_trial(None, SimpleNamespace(number=9, state=TrialState.COMPLETE))
     expected = {"trial.hit_rate": 0.5, "trial.param.min_support": 0.02, "trial.param.max_len": 3.0}
-    assert parent.logged == [(expected, "rules.", 7)]
+    assert parent.logged == [(expected, "rules.", 9)]
 
 
 def test_the_mode_picks_the_logger_and_an_unknown_mode_is_named() -> None:

@@ -108,6 +108,7 @@ def _metrics(table: pd.DataFrame) -> dict[str, float]:
 
 class ForecasterStage(Stage):
     name = "forecaster"
+    needs_transactions = True
     settings_type = ForecasterSettings
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:

@@ -64,6 +64,7 @@ def _sizes(miner: Any) -> dict[str, float]:
 
 class RulesStage(Stage):
     name = "rules"
+    needs_transactions = True
     settings_type = RulesSettings
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:

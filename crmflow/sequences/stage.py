@@ -76,6 +76,7 @@ def _comparison_miner(settings: SequencesSettings) -> AssociationRules:
 
 class SequencesStage(Stage):
     name = "sequences"
+    needs_transactions = True
     settings_type = SequencesSettings
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:

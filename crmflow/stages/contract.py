@@ -116,7 +116,8 @@ class Stage(ABC):
     """A stage prepares its inputs once per run, scores one candidate per trial, and finalizes the best.
 
     `name` is the stage's config group. `provides` lists the `RunState` hand-offs its `finalize`
-    fills; `example_option` is suggested when a later stage needs one of them and this stage is off.
+    fills; `example_option` is suggested when a later stage needs one of them and this stage is off. A stage that
+    `needs_transactions` is left out (with a line) of a run whose data has none, unless the command line chose it.
     `score` must not mutate `prepared`: trials share it. A stage that evaluates a candidate in folds says how
     many (`tuning_folds`) and calls `score`'s `report` after each one, so `tuning.pruner` can stop hopeless trials.
     """
@@ -125,6 +126,7 @@ class Stage(ABC):
     settings_type: ClassVar[type | None] = None
     provides: ClassVar[frozenset[str]] = frozenset()
     example_option: ClassVar[str | None] = None
+    needs_transactions: ClassVar[bool] = False
 
     def requires(self, spec: ComponentSpec) -> dict[str, str]:
         """The hand-offs this configuration needs from earlier stages, each with the config key asking for it."""

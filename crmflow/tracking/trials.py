@@ -10,11 +10,14 @@ Failed trials are recorded in the study in every mode; only `runs` leaves runs a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from crmflow.config.tracking import NONE, RUNS, STEPS
+
+logger = logging.getLogger(__name__)
 
 TRIAL_TAG = "crmflow.trial"  # the trial's number, in the tags crmflow.studies gives a trial's run
 
@@ -30,21 +33,34 @@ class ParentLogger(Protocol):
 
 
 class StepTrials:
-    """Trials as steps of the parent run's metrics; the study's loop uses it as it uses a `Tracker`."""
+    """Trials as steps of the parent run's metrics; the study's loop uses it as it uses a `Tracker`, and calls
+    `after_trial` once Optuna has stored the trial's state, so only a trial the study holds COMPLETE is a step."""
 
     def __init__(self, tracker: ParentLogger, stage: str, metrics: tuple[str, ...]) -> None:
         self.tracker, self.stage, self.metrics = tracker, stage, metrics
         self._seen: dict[str, float] | None = None
+        self._ended: dict[int, tuple[dict[str, Any], dict[str, float]]] = {}  # trial number -> params, metrics
 
     @contextmanager
     def child_run(self, name: str, params: Mapping[str, Any], tags: Mapping[str, str]) -> Iterator[None]:
-        """No run: what the trial logs is kept, and its objective logged on the parent when the trial completes."""
+        """No run: what the trial logs is kept until the study has stored the trial (`after_trial`)."""
         self._seen = {}
         try:
             yield None
-            self._log(int(tags[TRIAL_TAG]), params, self._seen)
+            self._ended[int(tags[TRIAL_TAG])] = (dict(params), self._seen)
         finally:
             self._seen = None
+
+    def after_trial(self, study: Any, trial: Any) -> None:
+        """An Optuna study callback: the trial's objective and parameters as step `trial.number`, when the study
+        holds it COMPLETE (not when the tell failed, e.g. on a lost database connection); a logging error only warns."""
+        ended = self._ended.pop(trial.number, None)
+        if ended is None or trial.state.name != "COMPLETE":
+            return
+        try:
+            self._log(trial.number, *ended)
+        except Exception as error:  # the trial is complete in the study: a lost step is not a lost trial
+            logger.warning("%s: trial %d not logged as a step: %s", self.stage, trial.number, error)
 
     def _log(self, number: int, params: Mapping[str, Any], seen: Mapping[str, float]) -> None:
         row = {f"trial.{metric}": seen[metric] for metric in self.metrics if metric in seen}

@@ -124,6 +124,7 @@ class ValueStage(Stage):
     holdout after it beside the naive rate baseline; the refit best gives each customer's P(alive) and CLV."""
 
     name = "value"
+    needs_transactions = True
     settings_type = ValueSettings
 
     def metric_names(self, spec: ComponentSpec) -> list[str]:

@@ -47,10 +47,12 @@ def item_list(items: Iterable[str]) -> str:
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def rule_sentence(antecedents: str, consequents: str, lift: float) -> str:
+def rule_sentence(antecedents: str | list[str], consequents: str | list[str], lift: float) -> str:
     """One association rule in words: "Customers who buy cheese and tortillas also buy salsa: 6.8× more often
-    than average." (the items as the rules table writes them, comma-separated)."""
-    bought, also = item_list(antecedents.split(",")), item_list(consequents.split(","))
+    than average." (the items as lists, or as the rules table writes them, comma-separated)."""
+    bought, also = (
+        item_list(items if isinstance(items, list) else items.split(",")) for items in (antecedents, consequents)
+    )
     return f"Customers who buy {bought} also buy {also}: {times(lift)} more often than average."
 
 

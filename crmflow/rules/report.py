@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,10 +41,13 @@ def evaluation_table(metrics: dict[str, float], k: int) -> pd.DataFrame:
     )
 
 
-def readable(table: pd.DataFrame) -> pd.DataFrame:
-    """A rules table with antecedents and consequents as sorted, comma-separated item names."""
+def readable(table: pd.DataFrame, item_lists: bool = False) -> pd.DataFrame:
+    """A rules table with antecedents and consequents as sorted, comma-separated item names; with `item_lists`,
+    also `antecedent_items` / `consequent_items` as JSON lists, exact when an item name holds a comma."""
     out = table.copy()
-    for column in ("antecedents", "consequents"):
+    for column, listed in (("antecedents", "antecedent_items"), ("consequents", "consequent_items")):
+        if item_lists:
+            out[listed] = out[column].map(lambda items: json.dumps(sorted(map(str, items)), ensure_ascii=False))
         out[column] = out[column].map(lambda items: ", ".join(sorted(items)))
     return out
 

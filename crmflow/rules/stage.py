@@ -124,7 +124,7 @@ class RulesStage(Stage):
         metrics = self._mine_and_score(estimator, prepared.train, prepared.holdout, prepared)
         estimator = clone(estimator).fit(prepared.baskets)
         metrics.update(_sizes(estimator))  # the logged table's rules, itemsets and dropped baskets
-        table = readable(estimator.rules_)
+        table = readable(estimator.rules_, item_lists=True)
         rules_path = state.artifact_dir / "rules.csv"
         table.to_csv(rules_path, index=False)
         top_path = state.artifact_dir / "top_rules_by_lift.md"

@@ -23,6 +23,24 @@ def test_rule_sentence_names_the_items_and_the_lift() -> None:
     )
 
 
+def test_rule_sentence_keeps_an_item_whose_name_holds_a_comma() -> None:
+    assert rule_sentence(["TRAY, BREAKFAST IN BED"], ["TEA CUP"], 3.0) == (
+        "Customers who buy TRAY, BREAKFAST IN BED also buy TEA CUP: 3.0× more often than average."
+    )
+
+
+def test_the_rules_table_logs_exact_item_lists() -> None:
+    from crmflow.rules.report import readable
+
+    table = pd.DataFrame(
+        {"antecedents": [frozenset({"TRAY, BREAKFAST IN BED", "CUP"})], "consequents": [frozenset({"TEA"})]}
+    )
+    shown = readable(table, item_lists=True)
+    assert shown.loc[0, "antecedents"] == "CUP, TRAY, BREAKFAST IN BED"  # ambiguous as text
+    assert shown.loc[0, "antecedent_items"] == '["CUP", "TRAY, BREAKFAST IN BED"]'
+    assert list(readable(table).columns) == ["antecedents", "consequents"]
+
+
 def test_item_list() -> None:
     assert item_list([]) == "" and item_list(["x"]) == "x" and item_list(["x", " y "]) == "x and y"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from crmflow.caveats import hit_rate_metric
@@ -17,12 +18,20 @@ def top_rules(rules: Any, top: int = TOP) -> list[dict[str, str]]:
     best = rules.sort_values("lift", ascending=False, kind="stable").head(top)
     return [
         {
-            "sentence": rule_sentence(str(row.antecedents), str(row.consequents), float(row.lift)),
+            "sentence": rule_sentence(*_items(row), float(row.lift)),
             "confidence": percent(row.confidence),
             "support": percent(row.support),
         }
         for row in best.itertuples()
     ]
+
+
+def _items(row: Any) -> tuple[str | list[str], str | list[str]]:
+    """A rule's two sides: the exact item lists when the table has them (an item name may hold a comma)."""
+    listed = getattr(row, "antecedent_items", None), getattr(row, "consequent_items", None)
+    if all(isinstance(side, str) for side in listed):
+        return json.loads(listed[0]), json.loads(listed[1])
+    return str(row.antecedents), str(row.consequents)
 
 
 def hit_rate_lead(metrics: dict[str, float]) -> str | None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from crmflow.environ import environment
 
 SUMMARY_FILE = "run_summary.json"  # written by crmflow.run_summary at the parent run's artifact root
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"  # MLflow draws tqdm bars on stderr while downloading
@@ -22,18 +22,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
-@contextmanager
-def no_progress_bar() -> Iterator[None]:
+def no_progress_bar() -> AbstractContextManager[None]:
     """MLflow's artifact progress bar off while the block runs (the variable restored after)."""
-    before = os.environ.get(PROGRESS_BAR)
-    os.environ[PROGRESS_BAR] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(PROGRESS_BAR, None)
-        else:
-            os.environ[PROGRESS_BAR] = before
+    return environment(PROGRESS_BAR, "false")
 
 
 def artifact_paths(client: Any, run_id: str, folder: str | None = None) -> list[str]:
